@@ -1,0 +1,49 @@
+# evsite — the front door. `make run` starts a simulated site, `make test` checks everything.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DATA_DIR ?= .run
+STATIONS ?= 10
+# Debian packages the tests drive as real peers (socat makes the RS-485 pseudo-terminal pair).
+TEST_DEBS := socat openssl
+
+.PHONY: help run test lint unit bench deps system-deps clean image bundle
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(STAMP): pyproject.toml requirements/runtime.txt requirements/dev.txt
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+deps: $(STAMP)  ## create .venv with the pinned Python packages
+
+system-deps:  ## install the Debian packages the tests need (as root), or say how
+	@missing=""; for p in $(TEST_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else echo "missing Debian packages:$$missing — run: sudo apt-get install$$missing"; exit 1; fi; \
+	fi
+
+run: $(STAMP)  ## start a simulated site: controller, $(STATIONS) stations, a meter
+	$(VENV)/bin/evsite sim --data-dir $(DATA_DIR) --stations $(STATIONS)
+
+lint: $(STAMP)  ## ruff and mypy
+	$(VENV)/bin/ruff check app tests signing
+	$(VENV)/bin/ruff format --check app tests signing
+	$(VENV)/bin/mypy
+
+unit: $(STAMP) system-deps  ## pytest only
+	$(VENV)/bin/pytest -q
+
+test: $(STAMP) system-deps lint unit  ## lint, then the whole fast suite
+
+bench: $(STAMP) system-deps  ## benchmarks: numbers side by side with a baseline
+	$(PY) -m tests.bench
+
+clean:  ## remove the venv, run data and build outputs
+	rm -rf $(VENV) $(DATA_DIR) out build

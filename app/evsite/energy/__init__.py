@@ -1,0 +1,1 @@
+"""Load management: pure allocation and the control loop."""

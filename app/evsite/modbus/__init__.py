@@ -1,0 +1,1 @@
+"""Meters over Modbus RTU and TCP, register maps as data, the BMS server."""

@@ -1,0 +1,1 @@
+"""OCPP station server: sessions, security profiles, identity guard."""

@@ -1,0 +1,1 @@
+"""Simulated site: stations with cars, a Modbus meter, faults as data."""

@@ -1,0 +1,1 @@
+"""Signed updates: bundle, manifest, signature, slots, bootchooser, install, mark."""
