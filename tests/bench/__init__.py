@@ -1,0 +1,1 @@
+"""Benchmarks: numbers printed side by side with a baseline measured in the same run."""
