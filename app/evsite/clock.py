@@ -54,4 +54,6 @@ class FakeClock:
 
 def iso_utc(moment: datetime) -> str:
     """Format a timestamp as OCPP wants it: ISO 8601, UTC, 'Z', milliseconds."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )

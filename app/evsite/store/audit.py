@@ -58,8 +58,16 @@ class AuditRecord:
         return json.dumps(self.__dict__, sort_keys=True, separators=(",", ":"))
 
 
-def chain_hash(prev_hash: str, seq: int, time: str, event: str, actor: str, source: str,
-               outcome: str, detail_json: str) -> str:
+def chain_hash(
+    prev_hash: str,
+    seq: int,
+    time: str,
+    event: str,
+    actor: str,
+    source: str,
+    outcome: str,
+    detail_json: str,
+) -> str:
     """The hash of one record, chained to its predecessor."""
     body = json.dumps(
         [prev_hash, seq, time, event, actor, source, outcome, detail_json],
@@ -98,15 +106,17 @@ class AuditLog:
             seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS)
             digest = chain_hash(prev, seq, time, event, actor, source, outcome, detail_json)
             conn.execute(
-                "INSERT INTO audit(seq, time, event, actor, source, outcome, detail, prev_hash, hash)"
-                " VALUES (?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO audit(seq, time, event, actor, source, outcome, detail, prev_hash,"
+                " hash) VALUES (?,?,?,?,?,?,?,?,?)",
                 (seq, time, event, actor, source, outcome, detail_json, prev, digest),
             )
         self._write_head(seq, digest)
-        log.info("audit %s actor=%s source=%s outcome=%s %s", event, actor, source, outcome,
-                 detail_json)
-        record = AuditRecord(seq, time, event, actor, source, outcome, json.loads(detail_json),
-                             prev, digest)
+        log.info(
+            "audit %s actor=%s source=%s outcome=%s %s", event, actor, source, outcome, detail_json
+        )
+        record = AuditRecord(
+            seq, time, event, actor, source, outcome, json.loads(detail_json), prev, digest
+        )
         for listener in self._listeners:
             listener(record)
 
@@ -118,8 +128,9 @@ class AuditLog:
             os.fsync(f.fileno())
         os.replace(tmp, self._head_file)
 
-    def records(self, *, event_prefix: str = "", limit: int | None = None,
-                newest_first: bool = False) -> Iterator[AuditRecord]:
+    def records(
+        self, *, event_prefix: str = "", limit: int | None = None, newest_first: bool = False
+    ) -> Iterator[AuditRecord]:
         """Stored records, optionally filtered by event name prefix."""
         order = "DESC" if newest_first else "ASC"
         sql = f"SELECT * FROM audit WHERE event LIKE ? ORDER BY seq {order}"  # noqa: S608
@@ -128,9 +139,17 @@ class AuditLog:
             sql += " LIMIT ?"
             params += (limit,)
         for row in self._db.query(sql, params):
-            yield AuditRecord(row["seq"], row["time"], row["event"], row["actor"], row["source"],
-                              row["outcome"], json.loads(row["detail"]), row["prev_hash"],
-                              row["hash"])
+            yield AuditRecord(
+                row["seq"],
+                row["time"],
+                row["event"],
+                row["actor"],
+                row["source"],
+                row["outcome"],
+                json.loads(row["detail"]),
+                row["prev_hash"],
+                row["hash"],
+            )
 
     def verify(self) -> list[str]:
         """Check the whole chain; return the problems found (empty when intact)."""
@@ -141,10 +160,20 @@ class AuditLog:
             if seq != expected_seq:
                 problems.append(f"record {expected_seq} to {seq - 1} missing")
             if row["prev_hash"] != prev:
-                problems.append(f"record {seq}: does not follow its predecessor (reordered or "
-                                "a record before it was removed)")
-            digest = chain_hash(row["prev_hash"], seq, row["time"], row["event"], row["actor"],
-                                row["source"], row["outcome"], row["detail"])
+                problems.append(
+                    f"record {seq}: does not follow its predecessor (reordered or "
+                    "a record before it was removed)"
+                )
+            digest = chain_hash(
+                row["prev_hash"],
+                seq,
+                row["time"],
+                row["event"],
+                row["actor"],
+                row["source"],
+                row["outcome"],
+                row["detail"],
+            )
             if digest != row["hash"]:
                 problems.append(f"record {seq}: contents do not match its hash (edited)")
             prev, expected_seq = row["hash"], seq + 1

@@ -1,0 +1,113 @@
+"""The simulated site behind `evsite sim`: the controller, N stations with cars, a meter."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import ssl
+from pathlib import Path
+
+from evsite.clock import SystemClock
+from evsite.config import Settings
+from evsite.controller import Controller, ocpp_tls_paths
+from evsite.ocpp.keys import generate_key
+from evsite.sim.station import SimStation, StationBehaviour
+from evsite.store.badges import Badge
+from evsite.tls import write_private
+
+log = logging.getLogger("evsite.sim")
+SIM_BADGE_COUNT = 20
+
+
+def sim_station_ids(count: int) -> list[str]:
+    """Ids of the simulated stations."""
+    return [f"sim-{n:03d}" for n in range(1, count + 1)]
+
+
+def enroll_sim_stations(controller: Controller, count: int) -> dict[str, str]:
+    """Enroll the simulated stations (keys kept in the data dir, 0600) and their badges."""
+    keys_file = controller.data_dir / "sim-keys.json"
+    keys: dict[str, str] = json.loads(keys_file.read_text()) if keys_file.exists() else {}
+    for station_id in sim_station_ids(count):
+        if station_id not in keys or not controller.stations.exists(station_id):
+            keys[station_id] = generate_key()
+            controller.stations.remove(station_id)
+            controller.stations.add(station_id, keys[station_id], 2)
+            controller.audit.record(
+                "station.enrolled", actor="sim", detail={"station": station_id, "profile": 2}
+            )
+    write_private(keys_file, json.dumps(keys).encode())
+    for n in range(1, SIM_BADGE_COUNT + 1):
+        if controller.badges.get(f"SIMCAR{n:03d}") is None:
+            controller.badges.put(Badge(f"SIMCAR{n:03d}", vip=n == 1, label=f"sim car {n}"))
+    return keys
+
+
+def station_tls_context(ca_file: Path) -> ssl.SSLContext:
+    """A client context that trusts the controller's own OCPP certificate."""
+    context = ssl.create_default_context(cafile=str(ca_file))
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+async def run_simulated_site(
+    settings: Settings,
+    data_dir: Path,
+    count: int,
+    seed: int,
+    stop: asyncio.Event,
+    behaviour: StationBehaviour | None = None,
+) -> None:
+    """Run controller and simulated stations until stop is set."""
+    clock = SystemClock()
+    controller = Controller(settings, data_dir, clock)
+    keys = enroll_sim_stations(controller, count)
+    ports = await controller.start()
+    url = f"wss://localhost:{ports.ocpp_tls}/ocpp"
+    cert, _ = ocpp_tls_paths(data_dir)
+    tls = station_tls_context(cert)
+    rng = random.Random(seed)
+    badges = [f"SIMCAR{n:03d}" for n in range(1, SIM_BADGE_COUNT + 1)]
+    stations = [
+        SimStation(
+            sid,
+            keys[sid],
+            url,
+            tls,
+            clock,
+            random.Random(rng.random()),
+            behaviour or StationBehaviour(),
+            badges,
+        )
+        for sid in sim_station_ids(count)
+    ]
+    print_banner(settings, data_dir, ports.ocpp_tls, count)
+    tasks = [asyncio.create_task(s.run(stop)) for s in stations]
+    try:
+        await stop.wait()
+    finally:
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await controller.stop()
+        controller.db.close()
+        print("evsite sim stopped.", flush=True)
+
+
+def print_banner(settings: Settings, data_dir: Path, ocpp_port: int | None, count: int) -> None:
+    """Tell the newcomer where everything is."""
+    web = settings.raw.get("web", {})
+    ui_port = web.get("port", 8443)
+    secret_file = data_dir / "setup-secret"
+    lines = [
+        "",
+        "evsite simulated site is running",
+        f"  web UI:         https://127.0.0.1:{ui_port}/",
+        f"  OCPP stations:  wss://127.0.0.1:{ocpp_port}/ocpp/<stationId>",
+        f"  simulated:      {count} stations (sim-001 ...), badges SIMCAR001-{SIM_BADGE_COUNT:03d}",
+        f"  data directory: {data_dir}",
+    ]
+    if secret_file.exists():
+        lines.append(f"  first-access setup secret: {secret_file.read_text().strip()}")
+    lines += ["  stop with Ctrl-C", ""]
+    print("\n".join(lines), flush=True)
