@@ -54,8 +54,15 @@ _KEYWORD_CODES = {
     "multipleOf": PROPERTY_CONSTRAINT_VIOLATION,
     "pattern": PROPERTY_CONSTRAINT_VIOLATION,
 }
-# These carry decimals with one fraction digit; validate them as Decimal, as the library does.
-_DECIMAL_ACTIONS = frozenset({"SetChargingProfile", "RemoteStartTransaction"})
+# (action, is_response) whose schemas carry decimals with one fraction digit: validated as
+# Decimal, as the library does (its validator cache is keyed by schema, so we must agree).
+_DECIMAL_SCHEMAS = frozenset(
+    {
+        ("SetChargingProfile", False),
+        ("RemoteStartTransaction", False),
+        ("GetCompositeSchedule", True),
+    }
+)
 
 
 class FrameError(Exception):
@@ -158,7 +165,7 @@ def is_known_action(action: str) -> bool:
 
 @cache
 def _validator(action: str, response: bool) -> Draft4Validator | None:
-    parse_float: Any = decimal.Decimal if action in _DECIMAL_ACTIONS else float
+    parse_float: Any = decimal.Decimal if (action, response) in _DECIMAL_SCHEMAS else float
     try:
         validator: Draft4Validator = get_validator(
             CALL_RESULT if response else CALL, action, OCPP_VERSION, parse_float=parse_float
@@ -174,7 +181,7 @@ def validate_payload(action: str, payload: dict[str, Any], *, response: bool = F
     if validator is None:
         raise FrameError(NOT_SUPPORTED, f"no schema for {action}")
     checked: Any = payload
-    if action in _DECIMAL_ACTIONS:
+    if (action, response) in _DECIMAL_SCHEMAS:
         checked = json.loads(json.dumps(payload), parse_float=decimal.Decimal)
     error = best_match(validator.iter_errors(checked))
     if error is not None:

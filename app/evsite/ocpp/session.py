@@ -62,6 +62,10 @@ class CallFailed(Exception):
         self.description = description
 
 
+class InvalidRequest(ValueError):
+    """A request we were asked to send does not match the OCPP 1.6 schema."""
+
+
 class FloodGuard:
     """Token bucket over incoming frames; a station above it is disconnected."""
 
@@ -214,7 +218,10 @@ class StationSession:
         Raises CallFailed on CALLERROR, TimeoutError without an answer, and
         ConnectionError if the station goes away.
         """
-        validate_payload(action, payload)
+        try:
+            validate_payload(action, payload)
+        except FrameError as exc:
+            raise InvalidRequest(f"{action}: {exc.description}") from None
         async with self._call_lock:
             if self.closed.is_set():
                 raise ConnectionError(f"{self.station_id} is not connected")
