@@ -39,6 +39,16 @@ class StationBehaviour:
     faults: list[dict[str, Any]] = field(default_factory=list)
 
 
+async def wait_any(events: tuple[asyncio.Event, ...], timeout: float) -> None:
+    """Wait until one of the events is set or the timeout passes."""
+    waiters = [asyncio.create_task(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
 class SimChargePoint(ChargePoint):  # type: ignore[misc]
     """The OCPP side of a simulated station: answers the central system's requests."""
 
@@ -347,8 +357,7 @@ class SimStation:
         ends_at = self.clock.monotonic() + dwell
         last = self.clock.monotonic()
         while not stop.is_set() and not self.leave_soon.is_set():
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.leave_soon.wait(), self.behaviour.meter_interval)
+            await wait_any((stop, self.leave_soon), self.behaviour.meter_interval)
             now = self.clock.monotonic()
             self.energy_wh += self.car.charge(self.current_a, now - last)
             last = now
