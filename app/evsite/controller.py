@@ -20,6 +20,7 @@ from evsite.ocpp.server import StationServer
 from evsite.ocpp.state import LiveState
 from evsite.store.audit import AuditLog
 from evsite.store.badges import BadgeRepository
+from evsite.store.commit import GroupCommitter
 from evsite.store.db import Database, open_database
 from evsite.store.stations import StationRepository
 from evsite.store.transactions import TransactionRepository
@@ -62,8 +63,9 @@ class Controller:
         self.clock = clock
         self.db = db or open_database(data_dir)
         self.audit = AuditLog(self.db, clock)
-        self.stations = StationRepository(self.db, clock)
-        self.transactions = TransactionRepository(self.db, clock)
+        self.writer = GroupCommitter(self.db)
+        self.stations = StationRepository(self.db, clock, self.writer)
+        self.transactions = TransactionRepository(self.db, clock, self.writer)
         self.badges = BadgeRepository(self.db)
         self.events = EventBus()
         self.live = LiveState()
@@ -121,6 +123,7 @@ class Controller:
             self._watcher.cancel()
         await self.server.stop()
         self.audit.record("shutdown")
+        self.writer.close()
 
     async def _watch_store(self, interval: float = 0.5) -> None:
         """Apply changes other processes (the CLI) made: a removed station is cut off at once."""

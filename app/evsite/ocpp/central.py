@@ -99,7 +99,7 @@ class CentralSystem:
         self, session: StationSession, payload: dict[str, Any]
     ) -> dict[str, Any]:
         """Record who the station is; Accepted, Pending or Rejected as enrolled."""
-        self._stations.record_boot(
+        await self._stations.record_boot(
             session.station_id,
             payload["chargePointVendor"],
             payload["chargePointModel"],
@@ -127,7 +127,7 @@ class CentralSystem:
     ) -> dict[str, Any]:
         """Keep the connector's status and tell the app."""
         connector_id = int(payload["connectorId"])
-        self._transactions.set_connector_status(
+        await self._transactions.set_connector_status(
             session.station_id,
             connector_id,
             payload["status"],
@@ -150,7 +150,7 @@ class CentralSystem:
         """Record the transaction durably before answering; the id is ours."""
         id_tag = payload["idTag"]
         decision = await self._authorizer.authorize(session.station_id, id_tag)
-        transaction_id = self._transactions.start(
+        transaction_id = await self._transactions.start(
             session.station_id,
             int(payload["connectorId"]),
             id_tag,
@@ -182,7 +182,7 @@ class CentralSystem:
         transaction_id = int(payload["transactionId"])
         samples = list(_samples(payload.get("transactionData", [])))
         before = self._transactions.get(transaction_id)
-        outcome = self._transactions.stop(
+        outcome = await self._transactions.stop(
             session.station_id,
             transaction_id,
             int(payload["meterStop"]),
@@ -217,7 +217,7 @@ class CentralSystem:
         connector_id = int(payload["connectorId"])
         transaction_id = payload.get("transactionId")
         samples = list(_samples(payload["meterValue"], connector_id))
-        self._transactions.add_samples(session.station_id, transaction_id, samples)
+        await self._transactions.add_samples(session.station_id, transaction_id, samples)
         self._events.publish(
             _live_values(session.station_id, connector_id, transaction_id, [s for _, s in samples])
         )

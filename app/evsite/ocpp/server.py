@@ -279,7 +279,7 @@ class StationServer:
             flood_burst=self._settings.flood_burst,
         )
         self._sessions[station_id] = session
-        self._stations.record_connection(station_id, address)
+        await self._stations.record_connection(station_id, address)
         self._events.publish(StationConnected(station_id, address))
         for callback in self.on_session:
             callback(session)

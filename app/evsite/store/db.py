@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -20,16 +20,19 @@ DB_FILENAME = "evsite.db"
 
 
 class Database:
-    """One SQLite file; a writer connection for the event loop, readers on demand.
+    """One SQLite file: a writer connection and a separate reader connection.
 
     synchronous=FULL: a commit is on disk before the station gets its answer, so
-    an acknowledged transaction survives kill -9 and a power cut alike.
+    an acknowledged transaction survives kill -9 and a power cut alike. Reads use
+    their own connection (WAL lets them run beside a commit), so a reader never
+    waits for another thread's fsync.
     """
 
     def __init__(self, path: Path, extra: Mapping[str, Sequence[str]] | None = None) -> None:
         self.path = path
         self._lock = threading.RLock()
         self._conn = self._connect()
+        self._read_lock = threading.Lock()
         self._conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_versions"
             " (component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
@@ -37,6 +40,7 @@ class Database:
         self._migrate("core", CORE_MIGRATIONS)
         for component, scripts in (extra or {}).items():
             self._migrate(component, scripts)
+        self._reader = self._connect()
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -89,17 +93,40 @@ class Database:
 
     def query(self, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
         """Read rows."""
-        with self._lock:
-            return self._conn.execute(sql, params).fetchall()
+        with self._read_lock:
+            return self._reader.execute(sql, params).fetchall()
 
     def query_one(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Row | None:
         """Read one row or None."""
-        with self._lock:
-            row: sqlite3.Row | None = self._conn.execute(sql, params).fetchone()
+        with self._read_lock:
+            row: sqlite3.Row | None = self._reader.execute(sql, params).fetchone()
             return row
 
+    def write_batch(
+        self, work: Sequence[Callable[[sqlite3.Connection], object]]
+    ) -> list[object | BaseException]:
+        """Run several independent writes in one transaction: one fsync for all of them.
+
+        Each runs in its own savepoint, so one failing write is rolled back alone
+        and its exception returned in its place.
+        """
+        results: list[object | BaseException] = []
+        with self.transaction() as conn:
+            for n, fn in enumerate(work):
+                conn.execute(f"SAVEPOINT w{n}")
+                try:
+                    results.append(fn(conn))
+                    conn.execute(f"RELEASE w{n}")
+                except Exception as exc:
+                    conn.execute(f"ROLLBACK TO w{n}")
+                    conn.execute(f"RELEASE w{n}")
+                    results.append(exc)
+        return results
+
     def close(self) -> None:
-        """Close the connection (checkpointing the WAL)."""
+        """Close both connections (checkpointing the WAL)."""
+        with self._read_lock:
+            self._reader.close()
         with self._lock:
             self._conn.close()
 

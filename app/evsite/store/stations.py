@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from evsite.clock import Clock, iso_utc
 from evsite.ocpp.keys import hash_key, verify_key
+from evsite.store.commit import DirectWriter, Writer
 from evsite.store.db import Database
 
 
@@ -51,9 +52,10 @@ class AddressSeen:
 class StationRepository:
     """Enrolled stations and enrollment requests."""
 
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, writer: Writer | None = None) -> None:
         self._db = db
         self._clock = clock
+        self._writer = writer or DirectWriter(db)
 
     def _now(self) -> str:
         return iso_utc(self._clock.now())
@@ -105,21 +107,26 @@ class StationRepository:
             return False
         return verify_key(key, row["key_salt"], row["key_hash"])
 
-    def record_boot(
+    async def record_boot(
         self, station_id: str, vendor: str, model: str, serial: str | None, firmware: str | None
     ) -> None:
         """Keep what the station said about itself in its last BootNotification."""
-        with self._db.transaction() as conn:
+        now = self._now()
+
+        def write(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "UPDATE stations SET vendor=?, model=?, serial=?, firmware=?, last_boot_at=?"
                 " WHERE id=?",
-                (vendor, model, serial, firmware, self._now(), station_id),
+                (vendor, model, serial, firmware, now, station_id),
             )
 
-    def record_connection(self, station_id: str, address: str) -> None:
+        await self._writer.write(write)
+
+    async def record_connection(self, station_id: str, address: str) -> None:
         """Note that the station connected from an address."""
         now = self._now()
-        with self._db.transaction() as conn:
+
+        def write(conn: sqlite3.Connection) -> None:
             conn.execute("UPDATE stations SET last_seen_at=? WHERE id=?", (now, station_id))
             conn.execute(
                 "INSERT INTO station_addresses(station_id, address, first_seen, last_seen)"
@@ -127,6 +134,8 @@ class StationRepository:
                 " last_seen=excluded.last_seen, connections=connections+1",
                 (station_id, address, now, now),
             )
+
+        await self._writer.write(write)
 
     def addresses(self, station_id: str) -> list[AddressSeen]:
         """Every address the station connected from, newest first."""

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from evsite.clock import Clock, iso_utc
+from evsite.store.commit import DirectWriter, Writer
 from evsite.store.db import Database
 
 
@@ -49,11 +50,12 @@ class StopResult:
 class TransactionRepository:
     """Transactions, samples and connector states."""
 
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, writer: Writer | None = None) -> None:
         self._db = db
         self._clock = clock
+        self._writer = writer or DirectWriter(db)
 
-    def start(
+    async def start(
         self,
         station_id: str,
         connector_id: int,
@@ -67,7 +69,8 @@ class TransactionRepository:
         A station that repeats a StartTransaction it already sent (no answer
         reached it) gets the same transaction id back, not a second session.
         """
-        with self._db.transaction() as conn:
+
+        def write(conn: sqlite3.Connection) -> int:
             row = conn.execute(
                 "SELECT id FROM transactions WHERE station_id=? AND connector_id=? AND id_tag=?"
                 " AND start_time=? AND meter_start=?",
@@ -82,7 +85,9 @@ class TransactionRepository:
             )
             return int(cur.lastrowid or 0)
 
-    def stop(
+        return await self._writer.write(write)
+
+    async def stop(
         self,
         station_id: str,
         transaction_id: int,
@@ -93,7 +98,9 @@ class TransactionRepository:
         samples: Iterable[tuple[int, Sample]] = (),
     ) -> str:
         """Record a stop; repeated stops are acknowledged but counted once."""
-        with self._db.transaction() as conn:
+        samples = list(samples)
+
+        def write(conn: sqlite3.Connection) -> str:
             row = conn.execute(
                 "SELECT meter_start, stop_time FROM transactions WHERE id=? AND station_id=?",
                 (transaction_id, station_id),
@@ -109,14 +116,20 @@ class TransactionRepository:
                 (meter_stop, stop_time, reason, id_tag, energy, transaction_id),
             )
             _insert_samples(conn, station_id, samples, transaction_id)
-        return StopResult.STOPPED
+            return StopResult.STOPPED
 
-    def add_samples(
+        return await self._writer.write(write)
+
+    async def add_samples(
         self, station_id: str, transaction_id: int | None, samples: Iterable[tuple[int, Sample]]
     ) -> None:
         """Store sampled values (connector id, sample)."""
-        with self._db.transaction() as conn:
+        samples = list(samples)
+
+        def write(conn: sqlite3.Connection) -> None:
             _insert_samples(conn, station_id, samples, transaction_id)
+
+        await self._writer.write(write)
 
     def get(self, transaction_id: int) -> TransactionRecord | None:
         """One transaction."""
@@ -180,18 +193,22 @@ class TransactionRepository:
         )
         return [Sample(*r) for r in rows]
 
-    def set_connector_status(
+    async def set_connector_status(
         self, station_id: str, connector_id: int, status: str, error_code: str, info: str | None
     ) -> None:
         """Keep the latest status of a connector."""
-        with self._db.transaction() as conn:
+        now = iso_utc(self._clock.now())
+
+        def write(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "INSERT INTO connectors(station_id, connector_id, status, error_code, info,"
                 " updated_at) VALUES (?,?,?,?,?,?) ON CONFLICT(station_id, connector_id) DO"
                 " UPDATE SET status=excluded.status, error_code=excluded.error_code,"
                 " info=excluded.info, updated_at=excluded.updated_at",
-                (station_id, connector_id, status, error_code, info, iso_utc(self._clock.now())),
+                (station_id, connector_id, status, error_code, info, now),
             )
+
+        await self._writer.write(write)
 
 
 def _filters(
