@@ -12,7 +12,9 @@ import tests.bench as package
 
 def main(argv: list[str]) -> int:
     """Run each benchmark module's main() in turn and report which failed."""
-    names = sorted(m.name for m in pkgutil.iter_modules(package.__path__) if m.name.startswith("bench_"))
+    names = sorted(
+        m.name for m in pkgutil.iter_modules(package.__path__) if m.name.startswith("bench_")
+    )
     wanted = [n if n.startswith("bench_") else f"bench_{n}" for n in argv] or names
     failed = []
     for name in wanted:

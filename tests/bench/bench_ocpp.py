@@ -44,7 +44,9 @@ async def measure(kind: str, stations: int) -> dict[str, float]:
     data_dir = Path(tempfile.mkdtemp(prefix=f"bench-{kind}-"))
     server = subprocess.Popen(
         [sys.executable, "-m", "tests.bench.ocpp_servers", kind, str(data_dir), str(stations)],
-        stdout=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert server.stdout is not None
         ready = await asyncio.to_thread(server.stdout.readline)
@@ -80,18 +82,25 @@ def main() -> None:
     """Run each size against both servers and print the comparison."""
     raise_fd_limit()
     tune_tls_buffers()  # the client side too, or the load generator runs out of memory first
-    print(f"steady load: MeterValues every 10 s per station (+status), {STEADY_SECONDS:.0f} s; "
-          f"saturation: {SATURATE_STATIONS} stations back-to-back for {SATURATE_SECONDS:.0f} s")
-    header = (f"{'stations':>8} {'server':>7} {'connect s':>9} {'RTT p50 ms':>10} "
-              f"{'RTT p99 ms':>10} {'msg/s max':>9} {'RSS/stn KiB':>11}")
+    print(
+        f"steady load: MeterValues every 10 s per station (+status), {STEADY_SECONDS:.0f} s; "
+        f"saturation: {SATURATE_STATIONS} stations back-to-back for {SATURATE_SECONDS:.0f} s"
+    )
+    header = (
+        f"{'stations':>8} {'server':>7} {'connect s':>9} {'RTT p50 ms':>10} "
+        f"{'RTT p99 ms':>10} {'msg/s max':>9} {'RSS/stn KiB':>11}"
+    )
     print(header)
     for size in SIZES:
         results = {}
         for kind in ("bare", "evsite"):
             r = asyncio.run(measure(kind, size))
             results[kind] = r
-            print(f"{size:>8} {kind:>7} {r['connect_s']:>9.1f} {r['rtt_median_ms']:>10.2f} "
-                  f"{r['rtt_p99_ms']:>10.2f} {r['msgs_per_s']:>9.0f} "
-                  f"{r['rss_per_station_kib']:>11.1f}", flush=True)
+            print(
+                f"{size:>8} {kind:>7} {r['connect_s']:>9.1f} {r['rtt_median_ms']:>10.2f} "
+                f"{r['rtt_p99_ms']:>10.2f} {r['msgs_per_s']:>9.0f} "
+                f"{r['rss_per_station_kib']:>11.1f}",
+                flush=True,
+            )
         ratio = results["evsite"]["msgs_per_s"] / results["bare"]["msgs_per_s"]
         print(f"{size:>8} evsite/bare throughput ratio: {ratio:.2f}")

@@ -18,13 +18,17 @@ BOOT = '{"chargePointVendor":"Bench","chargePointModel":"B1"}'
 def meter_values(n: int) -> str:
     """A typical MeterValues payload: three currents, power, energy."""
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    sampled = [{"value": "16.0", "measurand": "Current.Import", "phase": p, "unit": "A"}
-               for p in ("L1", "L2", "L3")]
-    sampled += [{"value": "11040", "measurand": "Power.Active.Import", "unit": "W"},
-                {"value": str(1000 + n), "measurand": "Energy.Active.Import.Register",
-                 "unit": "Wh"}]
-    return json.dumps({"connectorId": 1, "meterValue": [{"timestamp": stamp,
-                                                          "sampledValue": sampled}]})
+    sampled = [
+        {"value": "16.0", "measurand": "Current.Import", "phase": p, "unit": "A"}
+        for p in ("L1", "L2", "L3")
+    ]
+    sampled += [
+        {"value": "11040", "measurand": "Power.Active.Import", "unit": "W"},
+        {"value": str(1000 + n), "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
+    ]
+    return json.dumps(
+        {"connectorId": 1, "meterValue": [{"timestamp": stamp, "sampledValue": sampled}]}
+    )
 
 
 @dataclass
@@ -49,22 +53,32 @@ class Station:
             self.rtts.append(elapsed)
 
 
-async def open_stations(url: str, tls: ssl.SSLContext, ids: list[str], key: str,
-                        concurrency: int = 50) -> list[Station]:
+async def open_stations(
+    url: str, tls: ssl.SSLContext, ids: list[str], key: str, concurrency: int = 50
+) -> list[Station]:
     """Connect and boot every station, a bounded number at a time."""
     gate = asyncio.Semaphore(concurrency)
 
     async def one(station_id: str) -> Station:
         token = base64.b64encode(f"{station_id}:{key}".encode()).decode()
         async with gate:
-            ws = await connect(f"{url}/{station_id}", ssl=tls, subprotocols=["ocpp1.6"],  # type: ignore[list-item]
-                               additional_headers={"Authorization": f"Basic {token}"},
-                               compression=None, open_timeout=60, ping_interval=None,
-                               max_queue=4)
+            ws = await connect(
+                f"{url}/{station_id}",
+                ssl=tls,
+                subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+                additional_headers={"Authorization": f"Basic {token}"},
+                compression=None,
+                open_timeout=60,
+                ping_interval=None,
+                max_queue=4,
+            )
             station = Station(station_id, ws)
             await station.request("BootNotification", BOOT, record=False)
-            await station.request("StatusNotification", '{"connectorId":1,"errorCode":"NoError",'
-                                  '"status":"Charging"}', record=False)
+            await station.request(
+                "StatusNotification",
+                '{"connectorId":1,"errorCode":"NoError","status":"Charging"}',
+                record=False,
+            )
             return station
 
     return list(await asyncio.gather(*(one(i) for i in ids)))
@@ -81,8 +95,10 @@ async def steady_load(stations: list[Station], seconds: float, interval: float =
             await station.request("MeterValues", meter_values(sent))
             sent += 1
             if sent % 6 == 0:
-                await station.request("StatusNotification", '{"connectorId":1,'
-                                      '"errorCode":"NoError","status":"SuspendedEV"}')
+                await station.request(
+                    "StatusNotification",
+                    '{"connectorId":1,"errorCode":"NoError","status":"SuspendedEV"}',
+                )
                 sent += 1
             await asyncio.sleep(interval)
         return sent

@@ -29,7 +29,7 @@ BENCH_KEY = "bench-key-0123456789abcdef0123456789ab"
 
 def raise_fd_limit() -> None:
     """Thousands of sockets need more than the default 1,024 descriptors."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
@@ -38,8 +38,7 @@ class BareCentral(ChargePoint):  # type: ignore[misc]
 
     @on("BootNotification")
     def boot(self, **_: Any) -> call_result.BootNotification:
-        return call_result.BootNotification(current_time=_now(), interval=300,
-                                            status="Accepted")
+        return call_result.BootNotification(current_time=_now(), interval=300, status="Accepted")
 
     @on("StatusNotification")
     def status(self, **_: Any) -> call_result.StatusNotification:
@@ -70,16 +69,23 @@ async def run_bare(data_dir: Path, port: int) -> None:
         except Exception:  # noqa: S110 - a closed connection ends the handler
             pass
 
-    async with serve(handler, "127.0.0.1", port, ssl=server_context(cert, key),
-                     subprotocols=["ocpp1.6"], compression=None,  # type: ignore[list-item]
-                     max_size=65536) as server:
+    async with serve(
+        handler,
+        "127.0.0.1",
+        port,
+        ssl=server_context(cert, key),
+        subprotocols=["ocpp1.6"],
+        compression=None,  # type: ignore[list-item]
+        max_size=65536,
+    ) as server:
         print(f"READY {server.sockets[0].getsockname()[1]}", flush=True)
         await asyncio.Future()
 
 
 async def run_evsite(data_dir: Path, port: int, stations: int) -> None:
-    settings = parse_settings({"ocpp": {"bind": "127.0.0.1", "port": port,
-                                        "flood_rate": 1000.0, "flood_burst": 10000}})
+    settings = parse_settings(
+        {"ocpp": {"bind": "127.0.0.1", "port": port, "flood_rate": 1000.0, "flood_burst": 10000}}
+    )
     controller = Controller(settings, data_dir, SystemClock())
     for n in range(stations):
         station_id = f"B{n:05d}"

@@ -12,9 +12,26 @@ from pathlib import Path
 
 def test_sim_starts_stations_that_charge_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "evsite", "sim", "--stations", "3", "--data-dir", str(tmp_path),
-         "--ocpp-port", "0", "--ui-port", "0", "--bind", "127.0.0.1"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        [
+            sys.executable,
+            "-m",
+            "evsite",
+            "sim",
+            "--stations",
+            "3",
+            "--data-dir",
+            str(tmp_path),
+            "--ocpp-port",
+            "0",
+            "--ui-port",
+            "0",
+            "--bind",
+            "127.0.0.1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         assert process.stdout is not None
         banner = []
@@ -33,10 +50,22 @@ def test_sim_starts_stations_that_charge_and_stops_cleanly_on_ctrl_c(tmp_path: P
         booted: list[str] = []
         while time.monotonic() < deadline:
             listing = subprocess.run(
-                [sys.executable, "-m", "evsite", "station", "list", "--json", "--data-dir",
-                 str(tmp_path)], capture_output=True, text=True, timeout=30, check=True)
-            booted = [s["id"] for s in json.loads(listing.stdout)["enrolled"]
-                      if s["last_boot_at"]]
+                [
+                    sys.executable,
+                    "-m",
+                    "evsite",
+                    "station",
+                    "list",
+                    "--json",
+                    "--data-dir",
+                    str(tmp_path),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=True,
+            )
+            booted = [s["id"] for s in json.loads(listing.stdout)["enrolled"] if s["last_boot_at"]]
             if len(booted) == 3:
                 break
             time.sleep(0.2)

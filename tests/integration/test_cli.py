@@ -12,8 +12,12 @@ import pytest
 
 
 def evsite(*args: str, data_dir: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([sys.executable, "-m", "evsite", *args, "--data-dir", str(data_dir)],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "evsite", *args, "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     if check:
         assert result.returncode == 0, result.stderr
     return result
@@ -37,8 +41,7 @@ def test_add_with_a_key_file_takes_the_stations_key(tmp_path: Path) -> None:
     assert "my-station-secret-0042" not in out
     weak = tmp_path / "weak"
     weak.write_text("short")
-    bad = evsite("station", "add", "CP-9", "--key-file", str(weak), data_dir=tmp_path,
-                 check=False)
+    bad = evsite("station", "add", "CP-9", "--key-file", str(weak), data_dir=tmp_path, check=False)
     assert bad.returncode == 2
     assert "16 to 40 characters" in bad.stderr
     listing = json.loads(evsite("station", "list", "--json", data_dir=tmp_path).stdout)
@@ -76,8 +79,10 @@ def test_pending_station_can_be_approved_or_rejected(tmp_path: Path) -> None:
     assert final["pending"] == []
     missing = evsite("station", "approve", "NEW-2", data_dir=tmp_path, check=False)
     assert missing.returncode == 1
-    events = [json.loads(line)["event"] for line in
-              evsite("audit", "export", data_dir=tmp_path).stdout.splitlines()]
+    events = [
+        json.loads(line)["event"]
+        for line in evsite("audit", "export", data_dir=tmp_path).stdout.splitlines()
+    ]
     assert "station.approved" in events
     assert "station.rejected" in events
 
@@ -105,14 +110,25 @@ def test_audit_export_writes_json_lines_to_a_file(tmp_path: Path) -> None:
     assert len(record["hash"]) == 64
 
 
-@pytest.mark.parametrize("command", [
-    ["--help"], ["run", "--help"], ["sim", "--help"], ["station", "add", "--help"],
-    ["station", "list", "--help"], ["station", "remove", "--help"],
-    ["station", "approve", "--help"], ["station", "reject", "--help"],
-    ["audit", "verify", "--help"], ["audit", "export", "--help"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["--help"],
+        ["run", "--help"],
+        ["sim", "--help"],
+        ["station", "add", "--help"],
+        ["station", "list", "--help"],
+        ["station", "remove", "--help"],
+        ["station", "approve", "--help"],
+        ["station", "reject", "--help"],
+        ["audit", "verify", "--help"],
+        ["audit", "export", "--help"],
+    ],
+)
 def test_every_command_explains_itself(command: list[str]) -> None:
-    result = subprocess.run([sys.executable, "-m", "evsite", *command], capture_output=True,
-                            text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-m", "evsite", *command], capture_output=True, text=True, timeout=30
+    )
     assert result.returncode == 0
     assert "usage: evsite" in result.stdout
     if command != ["--help"]:
@@ -122,9 +138,21 @@ def test_every_command_explains_itself(command: list[str]) -> None:
 def test_a_bad_config_value_names_its_key(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text("[ocpp]\nport = 99999\n")
-    result = subprocess.run([sys.executable, "-m", "evsite", "run", "--config", str(config),
-                             "--data-dir", str(tmp_path)], capture_output=True, text=True,
-                            timeout=30)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "evsite",
+            "run",
+            "--config",
+            str(config),
+            "--data-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 2
     assert "ocpp.port: must be an integer from 0 to 65535" in result.stderr
     assert not (tmp_path / "evsite.db").exists(), "a bad config must change nothing"

@@ -22,9 +22,15 @@ def test_the_same_key_hashes_differently_per_station() -> None:
     assert hash_key(key)[1] != hash_key(key)[1]
 
 
-@pytest.mark.parametrize(("key", "why"), [("short", "16 to 40"), ("a" * 41, "16 to 40"),
-                                          ("abababababababababab", "repeated"),
-                                          ("has:colon-in-it-0123", "without ':'")])
+@pytest.mark.parametrize(
+    ("key", "why"),
+    [
+        ("short", "16 to 40"),
+        ("a" * 41, "16 to 40"),
+        ("abababababababababab", "repeated"),
+        ("has:colon-in-it-0123", "without ':'"),
+    ],
+)
 def test_bad_keys_are_refused_with_a_reason(key: str, why: str) -> None:
     with pytest.raises(KeyError_, match=why):
         check_key(key)

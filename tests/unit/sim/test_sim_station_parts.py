@@ -11,12 +11,20 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def profile(pid: int, purpose: str, limit: float, level: int = 0, **extra: object) -> dict:
-    schedule: dict = {"chargingRateUnit": "A",
-                      "chargingSchedulePeriod": [{"startPeriod": 0, "limit": limit}]}
+    schedule: dict = {
+        "chargingRateUnit": "A",
+        "chargingSchedulePeriod": [{"startPeriod": 0, "limit": limit}],
+    }
     if "duration" in extra:
         schedule["duration"] = extra.pop("duration")
-    return {"chargingProfileId": pid, "stackLevel": level, "chargingProfilePurpose": purpose,
-            "chargingProfileKind": "Absolute", "chargingSchedule": schedule, **extra}
+    return {
+        "chargingProfileId": pid,
+        "stackLevel": level,
+        "chargingProfilePurpose": purpose,
+        "chargingProfileKind": "Absolute",
+        "chargingSchedule": schedule,
+        **extra,
+    }
 
 
 def test_tightest_of_station_max_and_transaction_profile_applies() -> None:
@@ -33,8 +41,9 @@ def test_tightest_of_station_max_and_transaction_profile_applies() -> None:
 def test_a_lease_profile_expires_back_to_the_safe_limit() -> None:
     stack = ProfileStack(32)
     stack.install(profile_from_payload(0, profile(1, "ChargePointMaxProfile", 6), T0))
-    stack.install(profile_from_payload(0, profile(2, "ChargePointMaxProfile", 16, level=1,
-                                                  duration=60), T0))
+    stack.install(
+        profile_from_payload(0, profile(2, "ChargePointMaxProfile", 16, level=1, duration=60), T0)
+    )
     assert stack.limit(T0 + timedelta(seconds=59)) == 16
     assert stack.limit(T0 + timedelta(seconds=61)) == 6
 

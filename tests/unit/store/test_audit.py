@@ -44,8 +44,11 @@ def test_a_deleted_record_is_detected(audit: AuditLog, tmp_path: Path) -> None:
 
 
 def test_reordered_records_are_detected(audit: AuditLog, tmp_path: Path) -> None:
-    tamper(tmp_path, "UPDATE audit SET seq=-2 WHERE seq=2; UPDATE audit SET seq=2 WHERE seq=3;"
-                     " UPDATE audit SET seq=3 WHERE seq=-2;")
+    tamper(
+        tmp_path,
+        "UPDATE audit SET seq=-2 WHERE seq=2; UPDATE audit SET seq=2 WHERE seq=3;"
+        " UPDATE audit SET seq=3 WHERE seq=-2;",
+    )
     assert any("does not follow" in p for p in audit.verify())
 
 
@@ -70,5 +73,9 @@ def test_records_carry_time_actor_source_and_outcome(audit: AuditLog) -> None:
     audit.record("login.failed", actor="admin", source="192.0.2.9", outcome="denied")
     last = next(audit.records(newest_first=True))
     assert (last.event, last.actor, last.source, last.outcome) == (
-        "login.failed", "admin", "192.0.2.9", "denied")
+        "login.failed",
+        "admin",
+        "192.0.2.9",
+        "denied",
+    )
     assert last.time.endswith("Z")
