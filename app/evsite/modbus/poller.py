@@ -43,7 +43,7 @@ class MeterPoller:
         self.rounds += 1
 
     async def run(self) -> None:
-        """Poll until cancelled, keeping the period steady rather than adding it after each round."""
+        """Poll until cancelled; the period is kept steady, not added after each round."""
         while True:
             started = time.monotonic()
             await self.poll_once()
