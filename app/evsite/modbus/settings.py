@@ -171,7 +171,10 @@ def parse_meters(raw: object, key: str = "meters") -> list[MeterConfig]:
 def build_meters(
     configs: Sequence[MeterConfig], clock: Clock
 ) -> tuple[list[ModbusBus], list[Meter]]:
-    """One bus per port/endpoint (its first meter sets the timing) and a Meter per entry."""
+    """One bus per port/endpoint (its first meter sets the timing) and a Meter per entry.
+
+    Call it inside the running event loop: pymodbus clients bind to the loop.
+    """
     buses: dict[str, ModbusBus] = {}
     meters: list[Meter] = []
     for c in configs:

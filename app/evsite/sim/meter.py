@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import math
 import random
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from pymodbus.constants import ExcCodes
+from pymodbus.pdu import ModbusPDU
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.server.base import ModbusBaseServer
 from pymodbus.simulator import DataType, SimData, SimDevice
@@ -187,6 +189,9 @@ class SimMeterServer:
         self._unit_at = 0
         self.dropped = 0
         self.corrupted = 0
+        #: ("rx"|"tx", unit id) per request received and response sent, newest last;
+        #: tests use it to see that requests on one line never overlap.
+        self.events: deque[tuple[str, int]] = deque(maxlen=10_000)
 
     async def start_tcp(self, host: str = "127.0.0.1", port: int = 0) -> int:
         """Serve Modbus TCP; returns the bound port (useful with port 0)."""
@@ -205,6 +210,7 @@ class SimMeterServer:
             baudrate=baudrate,
             parity=parity,
             trace_packet=self._trace,
+            trace_pdu=self._trace_pdu,
         )
         await self._serve(server)
 
@@ -216,6 +222,10 @@ class SimMeterServer:
 
     def _devices(self) -> list[SimDevice]:
         return [m.device() for m in self.meters.values()]
+
+    def _trace_pdu(self, sending: bool, pdu: ModbusPDU) -> ModbusPDU:
+        self.events.append(("tx" if sending else "rx", int(pdu.dev_id)))
+        return pdu
 
     def _trace(self, sending: bool, data: bytes) -> bytes:
         if not sending or len(data) <= self._unit_at:
