@@ -92,6 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="number of simulated stations (0: controller and meter only)",
     )
     sim.add_argument("--seed", type=int, default=1, help="random seed for the simulated site")
+    sim.add_argument(
+        "--site",
+        type=Path,
+        default=None,
+        help="TOML site description: station behaviour and faults as data",
+    )
     sim.set_defaults(func=cmd_sim)
 
     station = sub.add_parser(
@@ -363,6 +369,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_sim(args: argparse.Namespace) -> int:
     """Run a simulated site."""
+    from evsite.sim.description import load_site
     from evsite.sim.site import run_simulated_site
 
     if args.stations < 0:
@@ -371,7 +378,9 @@ def cmd_sim(args: argparse.Namespace) -> int:
     _setup_logging(args.verbose)
     settings = _settings(args, sim=True)
     return _serve_until_signal(
-        lambda stop: run_simulated_site(settings, args.data_dir, args.stations, args.seed, stop)
+        lambda stop: run_simulated_site(
+            settings, args.data_dir, args.stations, args.seed, stop, load_site(args.site)
+        )
     )
 
 

@@ -13,7 +13,8 @@ from evsite.clock import SystemClock
 from evsite.config import Settings
 from evsite.controller import Controller, ocpp_tls_paths
 from evsite.ocpp.keys import generate_key
-from evsite.sim.station import SimStation, StationBehaviour
+from evsite.sim.description import SiteDescription
+from evsite.sim.station import SimStation
 from evsite.store.badges import Badge
 from evsite.tls import write_private
 
@@ -58,7 +59,7 @@ async def run_simulated_site(
     count: int,
     seed: int,
     stop: asyncio.Event,
-    behaviour: StationBehaviour | None = None,
+    site: SiteDescription | None = None,
 ) -> None:
     """Run controller and simulated stations until stop is set."""
     clock = SystemClock()
@@ -70,6 +71,7 @@ async def run_simulated_site(
     tls = station_tls_context(cert)
     rng = random.Random(seed)
     badges = [f"SIMCAR{n:03d}" for n in range(1, SIM_BADGE_COUNT + 1)]
+    site = site or SiteDescription()
     stations = [
         SimStation(
             sid,
@@ -78,7 +80,7 @@ async def run_simulated_site(
             tls,
             clock,
             random.Random(rng.random()),
-            behaviour or StationBehaviour(),
+            site.behaviour_for(sid),
             badges,
         )
         for sid in sim_station_ids(count)

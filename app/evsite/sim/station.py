@@ -235,6 +235,9 @@ class SimStation:
             "AuthorizeRemoteTxRequests": "false",
         }
         self.cp: SimChargePoint | None = None
+        self._ws: ClientConnection | None = None
+        self._offline_until = 0.0
+        self.faults_injected = 0
         self.connected = asyncio.Event()
         self._arrived = asyncio.Event()
         self._remote_start = False
@@ -251,16 +254,44 @@ class SimStation:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Stay connected (reconnecting after a reset or an outage) until stop is set."""
-        while not stop.is_set():
-            try:
-                await self._connected_session(stop)
-            except (TimeoutError, OSError) as exc:
-                log.debug("%s: connection failed: %r", self.station_id, exc)
-            except Exception as exc:  # websockets.ConnectionClosed, InvalidStatus, ...
-                log.debug("%s: session ended: %r", self.station_id, exc)
-            self.connected.clear()
+        faults = asyncio.create_task(self._inject_faults(stop))
+        try:
+            while not stop.is_set():
+                try:
+                    await self._connected_session(stop)
+                except (TimeoutError, OSError) as exc:
+                    log.debug("%s: connection failed: %r", self.station_id, exc)
+                except Exception as exc:  # websockets.ConnectionClosed, InvalidStatus, ...
+                    log.debug("%s: session ended: %r", self.station_id, exc)
+                self.connected.clear()
+                away = max(
+                    self.behaviour.reconnect_delay, self._offline_until - self.clock.monotonic()
+                )
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(stop.wait(), away)
+        finally:
+            faults.cancel()
+
+    async def _inject_faults(self, stop: asyncio.Event) -> None:
+        """Faults as data: {"at": s, "fault": "disconnect"|"malformed_frame", "duration": s}."""
+        started = self.clock.monotonic()
+        for fault in sorted(self.behaviour.faults, key=lambda f: float(f.get("at", 0))):
+            delay = started + float(fault.get("at", 0)) - self.clock.monotonic()
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.behaviour.reconnect_delay)
+                await asyncio.wait_for(stop.wait(), max(0.0, delay))
+            if stop.is_set():
+                return
+            await self.connected.wait()
+            ws = self._ws
+            if ws is None:
+                continue
+            log.info("%s: injecting fault %s", self.station_id, fault)
+            if fault["fault"] == "disconnect":
+                self._offline_until = self.clock.monotonic() + float(fault.get("duration", 0))
+                ws.transport.abort()
+            elif fault["fault"] == "malformed_frame":
+                await ws.send("{this is not OCPP")
+            self.faults_injected += 1
 
     async def _connected_session(self, stop: asyncio.Event) -> None:
         token = base64.b64encode(f"{self.station_id}:{self.key}".encode()).decode()
@@ -272,15 +303,25 @@ class SimStation:
             compression=None,
             open_timeout=20,
         ) as ws:
+            self._ws = ws
             self.cp = SimChargePoint(self, ws)
             receiver = asyncio.create_task(self.cp.start())
+            life = asyncio.create_task(self._boot_and_live(stop))
             try:
-                await self._boot()
-                self.connected.set()
-                self.reset_requested = False
-                await self._life(stop)
+                # Whichever ends first ends the session: a lost connection stops the car's
+                # life at once, and a reset or stop ends the receiver.
+                await asyncio.wait({receiver, life}, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 receiver.cancel()
+                life.cancel()
+            if life.done() and not life.cancelled() and life.exception():
+                raise life.exception()  # type: ignore[misc]
+
+    async def _boot_and_live(self, stop: asyncio.Event) -> None:
+        await self._boot()
+        self.connected.set()
+        self.reset_requested = False
+        await self._life(stop)
 
     async def _boot(self) -> None:
         assert self.cp is not None
