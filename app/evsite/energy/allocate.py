@@ -179,16 +179,17 @@ def _problem(
 def _solve(problem: _Problem, imbalance_caps: list[float]) -> _Outcome:
     """Admit and fill tier by tier; rounding leftovers go back for the lower tiers."""
     capacity = problem.capacity[:-3] + imbalance_caps
-    reserved = [0.0] * len(capacity)
+    held_above = [0.0] * len(capacity)
     count = len(problem.sessions)
     outcome = _Outcome([0.0] * count, [("", NO_GROUP)] * count, [False] * count)
     for members in problem.tiers:
+        held_here = [0.0] * len(capacity)
         admitted, refused = admit(
             members,
             problem.floor,
             problem.groups_of,
             capacity,
-            reserved,
+            (held_above, held_here),
             problem.running,
             problem.due,
         )
@@ -207,6 +208,7 @@ def _solve(problem: _Problem, imbalance_caps: list[float]) -> _Outcome:
                 outcome.reasons[i] = ("cap" if problem.capped[i] else "max", NO_GROUP)
         for i, refusal in refused.items():
             outcome.reasons[i] = ("held" if refusal.held else "refused", refusal.group)
+        held_above = [a + h for a, h in zip(held_above, held_here, strict=True)]
     return outcome
 
 

@@ -34,38 +34,43 @@ def admit(
     floor: Sequence[float],
     groups_of: Sequence[Sequence[int]],
     capacity: list[float],
-    reserved: list[float],
+    held: tuple[list[float], list[float]],
     running: Sequence[bool],
     due: Sequence[bool],
 ) -> tuple[list[int], dict[int, Refusal]]:
-    """Admit sessions greedily in `order` while their minimum fits; subtract it from `capacity`.
+    """Admit one tier's sessions greedily in `order` while their minimum fits; subtract it.
 
-    A session that is already running needs only real room. A paused one must
-    also leave alone the room `reserved` for due sessions ahead of it in the
-    queue; a due session that does not fit reserves room (or, where it is
-    short, everything) in its groups, so newcomers cannot keep it waiting.
+    `held` is (room held by higher tiers, room held within this tier). Room
+    held by a higher tier is closed to everyone here: a lower tier never
+    charges where a higher one waits. Room held within the tier is closed to
+    paused sessions only; a due session that does not fit holds room in its
+    groups (its minimum where there is room, all of it where there is not),
+    so newcomers cannot keep it waiting. Returns (admitted, refusals).
     """
+    above, here = held
     admitted: list[int] = []
     refused: dict[int, Refusal] = {}
     for i in order:
         need = floor[i] - EPS
         groups = groups_of[i]
         short = next((g for g in groups if capacity[g] < need), NO_GROUP)
-        held = NO_GROUP
-        if short == NO_GROUP and not running[i]:
-            held = next((g for g in groups if capacity[g] - reserved[g] < need), NO_GROUP)
-        if short == NO_GROUP and held == NO_GROUP:
+        blocked = NO_GROUP
+        if short == NO_GROUP:
+            blocked = next((g for g in groups if capacity[g] - above[g] < need), NO_GROUP)
+        if short == NO_GROUP and blocked == NO_GROUP and not running[i]:
+            blocked = next((g for g in groups if capacity[g] - above[g] - here[g] < need), NO_GROUP)
+        if short == NO_GROUP and blocked == NO_GROUP:
             for g in groups:
                 capacity[g] -= floor[i]
             admitted.append(i)
             continue
-        refused[i] = Refusal(short if short != NO_GROUP else held, short == NO_GROUP)
+        refused[i] = Refusal(short if short != NO_GROUP else blocked, short == NO_GROUP)
         if due[i]:
             for g in groups:
-                if capacity[g] - reserved[g] >= need:
-                    reserved[g] += floor[i]
+                if capacity[g] - above[g] - here[g] >= need:
+                    here[g] += floor[i]
                 else:
-                    reserved[g] = math.inf
+                    here[g] = math.inf
     return admitted, refused
 
 
