@@ -196,7 +196,12 @@ class SimMeterServer:
     async def start_tcp(self, host: str = "127.0.0.1", port: int = 0) -> int:
         """Serve Modbus TCP; returns the bound port (useful with port 0)."""
         self._unit_at = 6  # MBAP header: tid(2) pid(2) len(2) unit(1)
-        server = ModbusTcpServer(self._devices(), address=(host, port), trace_packet=self._trace)
+        server = ModbusTcpServer(
+            self._devices(),
+            address=(host, port),
+            trace_packet=self._trace,
+            trace_pdu=self._trace_pdu,
+        )
         await self._serve(server)
         sockets = getattr(server.transport, "sockets", None) or []
         return int(sockets[0].getsockname()[1]) if sockets else port

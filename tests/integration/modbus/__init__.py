@@ -1,0 +1,1 @@
+"""Integration tests of evsite.modbus against real pymodbus peers."""
