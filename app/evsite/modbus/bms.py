@@ -246,20 +246,22 @@ class BmsServer:
         bm.fill(image, start, bm.SITE_ROWS, header)
         bm.fill(image, start, bm.CONTROL_ROWS, header)
         for index in range(self.settings.max_stations):
-            row_values: dict[str, float | str | None] = {"present": 0}
-            if index < len(stations):
-                st = stations[index]
-                row_values = {
-                    "present": 1,
-                    "state": int(bm.state_code(st.status)),
-                    "limit_a": st.limit_a,
-                    "power_w": st.power_w,
-                    "session_energy_wh": st.session_energy_wh,
-                    "station_id": st.station_id,
-                }
-                for i, phase in enumerate(("l1", "l2", "l3")):
-                    row_values[f"current_{phase}_a"] = st.currents_a[i] if st.currents_a else None
             offset = bm.STATION_BASE + index * bm.STATION_STRIDE
+            if index >= len(stations):
+                at = offset - start
+                image[at : at + bm.STATION_STRIDE] = [0] * bm.STATION_STRIDE
+                continue
+            st = stations[index]
+            row_values: dict[str, float | str | None] = {
+                "present": 1,
+                "state": int(bm.state_code(st.status)),
+                "limit_a": st.limit_a,
+                "power_w": st.power_w,
+                "session_energy_wh": st.session_energy_wh,
+                "station_id": st.station_id,
+            }
+            for i, phase in enumerate(("l1", "l2", "l3")):
+                row_values[f"current_{phase}_a"] = st.currents_a[i] if st.currents_a else None
             bm.fill(image, start, bm.STATION_ROWS, row_values, offset=offset)
 
     async def start(self) -> int:

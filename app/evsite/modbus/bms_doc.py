@@ -77,7 +77,7 @@ def render_markdown() -> str:
         "",
         f"Station *i* (from 0) has a block of {bm.STATION_STRIDE} registers at address",
         f"{bm.STATION_BASE} + {bm.STATION_STRIDE} × *i*; the offsets below are inside the",
-        "block. The number of blocks is `station_slots`; unused blocks read `present` = 0.",
+        "block. The number of blocks is `station_slots`; unused blocks read 0 throughout.",
         "Unlisted offsets in a block are reserved and read 0.",
         "",
         *_table(bm.STATION_ROWS, "Offset"),
