@@ -59,7 +59,11 @@ async def bench_rtu(baud: int, directory: Path) -> None:
     try:
         (block,) = plan_reads(get_map(FAMILY).rows, max_gap=get_map(FAMILY).max_gap)
         for count in (block.count, 2):
-            measured = await rate(lambda c=count: bus.read(1, Function.INPUT, 0, c))
+
+            def read(c: int = count) -> Awaitable[list[int]]:
+                return bus.read(1, Function.INPUT, 0, c)
+
+            measured = await rate(read)
             pure, ours = wire_bound(baud, count, bus.gap_s)
             note = "pty faster than the wire" if measured > ours else "within the wire bound"
             print(

@@ -284,7 +284,7 @@ class BmsServer:
             await asyncio.sleep(self._check_interval_s)
 
     async def stop(self) -> None:
-        """Stop serving; the setpoint falls back to what it would after expiry."""
+        """Stop serving and drop the BMS setpoint: with no BMS link the fallback applies."""
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -293,3 +293,4 @@ class BmsServer:
         server, self._server = self._server, None
         if server is not None:
             await server.shutdown()  # type: ignore[no-untyped-call]
+        self.watchdog.clear()

@@ -70,6 +70,12 @@ class SetpointWatchdog:
             self._publish(EffectiveSetpoint(self.fallback_a, "fallback"))
         return self._effective
 
+    def clear(self) -> EffectiveSetpoint:
+        """Drop any BMS setpoint now (server stopped); the fallback applies."""
+        self._value = None
+        self._publish(EffectiveSetpoint(self.fallback_a, "fallback"))
+        return self._effective
+
     @property
     def effective(self) -> EffectiveSetpoint:
         """What is in force, as of the last write or check."""

@@ -56,7 +56,7 @@ Started = tuple[BmsServer, AsyncModbusTcpClient, list[EffectiveSetpoint], FakeCl
 @pytest.fixture
 async def started(request: pytest.FixtureRequest) -> AsyncIterator[Started]:
     allowed = getattr(request, "param", ("127.0.0.0/8",))
-    clock, seen, audit = FakeClock(), [], Audit()
+    clock, seen, audit = FakeClock(), list[EffectiveSetpoint](), Audit()
     settings = BmsSettings(
         host="127.0.0.1", port=0, allowed=allowed, max_stations=4, watchdog_s=30, fallback_a=20.0
     )

@@ -15,7 +15,7 @@ def make(clock: FakeClock, seen: list[EffectiveSetpoint]) -> SetpointWatchdog:
 
 
 def test_setpoint_applies_until_the_watchdog_expires() -> None:
-    clock, seen = FakeClock(), []
+    clock, seen = FakeClock(), list[EffectiveSetpoint]()
     wd = make(clock, seen)
     assert wd.check() == EffectiveSetpoint(16.0, "fallback")
     wd.write(40.0)
@@ -28,7 +28,7 @@ def test_setpoint_applies_until_the_watchdog_expires() -> None:
 
 
 def test_refreshing_the_same_value_keeps_it_without_new_notifications() -> None:
-    clock, seen = FakeClock(), []
+    clock, seen = FakeClock(), list[EffectiveSetpoint]()
     wd = make(clock, seen)
     for _ in range(5):
         wd.write(40.0)
@@ -38,7 +38,7 @@ def test_refreshing_the_same_value_keeps_it_without_new_notifications() -> None:
 
 
 def test_out_of_range_setpoint_changes_nothing() -> None:
-    clock, seen = FakeClock(), []
+    clock, seen = FakeClock(), list[EffectiveSetpoint]()
     wd = make(clock, seen)
     wd.write(30.0)
     with pytest.raises(ValueError, match="outside"):
@@ -47,3 +47,11 @@ def test_out_of_range_setpoint_changes_nothing() -> None:
         wd.write(float("nan"))
     assert wd.effective == EffectiveSetpoint(30.0, "bms")
     assert wd.writes == 1
+
+
+def test_clear_drops_the_setpoint_at_once() -> None:
+    clock, seen = FakeClock(), list[EffectiveSetpoint]()
+    wd = make(clock, seen)
+    wd.write(30.0)
+    assert wd.clear() == EffectiveSetpoint(16.0, "fallback")
+    assert seen[-1] == EffectiveSetpoint(16.0, "fallback")
