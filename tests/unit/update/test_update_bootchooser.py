@@ -65,16 +65,21 @@ def uboot_env(tmp_path: Path) -> Path:
     defaults = tmp_path / "defaults.txt"
     defaults.write_text("bootdelay=0\nBOOT_ORDER=A\nBOOT_A_LEFT=3\nBOOT_B_LEFT=0\n")
     for name in ("env1", "env2"):
-        subprocess.run(["mkenvimage", "-s", "0x4000", "-r", "-o", str(tmp_path / name),
-                        str(defaults)], check=True)
+        subprocess.run(
+            ["mkenvimage", "-s", "0x4000", "-r", "-o", str(tmp_path / name), str(defaults)],
+            check=True,
+        )
     config = tmp_path / "fw_env.config"
     config.write_text(f"{tmp_path / 'env1'} 0x0 0x4000\n{tmp_path / 'env2'} 0x0 0x4000\n")
     return config
 
 
 def uboot(config: Path) -> UBootBootchooser:
-    return UBootBootchooser(run_command, helper_command("update-get-boot", fw_config=config),
-                            helper_command("update-set-boot", fw_config=config))
+    return UBootBootchooser(
+        run_command,
+        helper_command("update-get-boot", fw_config=config),
+        helper_command("update-set-boot", fw_config=config),
+    )
 
 
 @needs_libubootenv
@@ -84,8 +89,9 @@ def test_uboot_backend_reads_and_writes_through_helpers_and_libubootenv(uboot_en
     chooser.mark_bad("B")
     chooser.set_trial("B")
     assert chooser.get_primary() == "B"
-    out = subprocess.run(["fw_printenv", "-c", str(uboot_env)], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        ["fw_printenv", "-c", str(uboot_env)], capture_output=True, text=True, check=True
+    ).stdout
     assert "BOOT_ORDER=B A" in out and "BOOT_B_LEFT=1" in out and "bootdelay=0" in out
     chooser.mark_good("B")
     assert chooser.state() == BootState(("B", "A"), {"A": 3, "B": 3})
@@ -93,13 +99,24 @@ def test_uboot_backend_reads_and_writes_through_helpers_and_libubootenv(uboot_en
 
 @needs_libubootenv
 def test_set_helper_refuses_anything_but_boot_variables(uboot_env: Path) -> None:
-    for bad in (["bootcmd=run evil"], ["BOOT_ORDER=A A"], ["BOOT_A_LEFT=10"],
-                ["BOOT_ORDER=A;reset"], ["BOOT_A_LEFT=1", "BOOT_A_LEFT=2"], []):
-        proc = subprocess.run([*helper_command("update-set-boot", fw_config=uboot_env), *bad],
-                              capture_output=True, text=True, check=False)
+    for bad in (
+        ["bootcmd=run evil"],
+        ["BOOT_ORDER=A A"],
+        ["BOOT_A_LEFT=10"],
+        ["BOOT_ORDER=A;reset"],
+        ["BOOT_A_LEFT=1", "BOOT_A_LEFT=2"],
+        [],
+    ):
+        proc = subprocess.run(
+            [*helper_command("update-set-boot", fw_config=uboot_env), *bad],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert proc.returncode == 2, bad
-    out = subprocess.run(["fw_printenv", "-c", str(uboot_env)], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        ["fw_printenv", "-c", str(uboot_env)], capture_output=True, text=True, check=True
+    ).stdout
     assert "BOOT_ORDER=A\n" in out and "bootcmd" not in out
 
 

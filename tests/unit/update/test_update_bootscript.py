@@ -43,7 +43,9 @@ def test_empty_environment_tries_every_slot() -> None:
 
 def test_garbage_order_falls_back_to_default_and_garbage_counter_counts_as_zero() -> None:
     assert run_boot_script({"BOOT_ORDER": "C D", "BOOT_A_LEFT": "1"}).slot == "A"
-    assert run_boot_script({"BOOT_ORDER": "A B", "BOOT_A_LEFT": "x", "BOOT_B_LEFT": "2"}).slot == "B"
+    assert (
+        run_boot_script({"BOOT_ORDER": "A B", "BOOT_A_LEFT": "x", "BOOT_B_LEFT": "2"}).slot == "B"
+    )
 
 
 def test_a_committed_slot_survives_two_bad_boots_and_falls_back_on_the_third() -> None:
@@ -56,9 +58,15 @@ def test_a_committed_slot_survives_two_bad_boots_and_falls_back_on_the_third() -
     assert slots == ["B", "B", "B", "A"]
 
 
-@given(st.dictionaries(st.sampled_from(["BOOT_ORDER", "BOOT_A_LEFT", "BOOT_B_LEFT"]),
-                       st.text(alphabet="AB 0123x", max_size=5)))
-def test_script_always_boots_a_slot_and_agrees_with_bootchooser_primary(env: dict[str, str]) -> None:
+@given(
+    st.dictionaries(
+        st.sampled_from(["BOOT_ORDER", "BOOT_A_LEFT", "BOOT_B_LEFT"]),
+        st.text(alphabet="AB 0123x", max_size=5),
+    )
+)
+def test_script_always_boots_a_slot_and_agrees_with_bootchooser_primary(
+    env: dict[str, str],
+) -> None:
     d = run_boot_script(env)
     assert d.slot in ("A", "B")
     state = BootState.from_env(env)
