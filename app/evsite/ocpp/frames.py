@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import decimal
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -82,6 +82,7 @@ class Call:
     unique_id: str
     action: str
     payload: dict[str, Any]
+    raw: str = field(default="", compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,7 @@ class CallResult:
 
     unique_id: str
     payload: dict[str, Any]
+    raw: str = field(default="", compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +102,7 @@ class CallError:
     code: str
     description: str
     details: dict[str, Any]
+    raw: str = field(default="", compare=False, repr=False)
 
 
 Frame = Call | CallResult | CallError
@@ -130,13 +133,13 @@ def parse_frame(raw: str | bytes) -> Frame:
             raise FrameError(
                 FORMATION_VIOLATION, "CALL must be [2, string, string, object]", unique_id
             )
-        return Call(unique_id, action, payload)
+        return Call(unique_id, action, payload, raw)
     if kind == CALL_RESULT and len(msg) == 3:
         if unique_id is None or not isinstance(msg[2], dict):
             raise FrameError(
                 FORMATION_VIOLATION, "CALLRESULT must be [3, string, object]", unique_id
             )
-        return CallResult(unique_id, msg[2])
+        return CallResult(unique_id, msg[2], raw)
     if kind == CALL_ERROR and len(msg) == 5:
         _, _, code, description, details = msg
         if (
@@ -150,7 +153,7 @@ def parse_frame(raw: str | bytes) -> Frame:
                 "CALLERROR must be [4, string, string, string, object]",
                 unique_id,
             )
-        return CallError(unique_id, code, description, details)
+        return CallError(unique_id, code, description, details, raw)
     if kind in (CALL, CALL_RESULT, CALL_ERROR):
         raise FrameError(
             FORMATION_VIOLATION, f"wrong number of elements for type {kind}", unique_id

@@ -13,6 +13,7 @@ import asyncio
 import base64
 import binascii
 import logging
+import sqlite3
 import ssl
 import urllib.parse
 from collections.abc import Callable
@@ -279,11 +280,17 @@ class StationServer:
             flood_burst=self._settings.flood_burst,
         )
         self._sessions[station_id] = session
-        await self._stations.record_connection(station_id, address)
-        self._events.publish(StationConnected(station_id, address))
-        for callback in self.on_session:
-            callback(session)
         try:
+            try:
+                await self._stations.record_connection(station_id, address)
+            except sqlite3.IntegrityError:
+                # Removed between the upgrade and now: cut it off like any removed station.
+                await session.close(1008, "station removed")
+                self._sessions.pop(station_id, None)
+                return
+            self._events.publish(StationConnected(station_id, address))
+            for callback in self.on_session:
+                callback(session)
             await session.run()
         except Exception as exc:  # websockets.ConnectionClosed and friends
             log.info("%s: connection ended: %r", station_id, exc)

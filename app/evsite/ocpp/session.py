@@ -62,6 +62,19 @@ class CallFailed(Exception):
         self.description = description
 
 
+class Relay(Protocol):
+    """Answers a station's requests in place of the local handlers (the uplink's proxy mode)."""
+
+    async def station_call(self, session: StationSession, call: Call) -> str:
+        """Return the raw reply frame for the station (relayed verbatim, or answered here)."""
+        ...
+
+
+def encode_call_with(action: str, payload: dict[str, Any]) -> Callable[[str], str]:
+    """A frame builder for call_raw from an action and payload."""
+    return lambda unique_id: encode_call(unique_id, action, payload)
+
+
 class InvalidRequest(ValueError):
     """A request we were asked to send does not match the OCPP 1.6 schema."""
 
@@ -118,7 +131,9 @@ class StationSession:
         self._strikes = 0
         self._in_flight: set[asyncio.Task[None]] = set()
         self._call_lock = asyncio.Lock()
-        self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._pending: dict[str, asyncio.Future[CallResult | CallError]] = {}
+        # Set by the uplink in proxy mode: it answers station requests (relaying them).
+        self.relay: Relay | None = None
         # Our ids carry a prefix no CSMS uses, so relayed ids never collide with ours.
         self._id_prefix = f"evs-{next(self._ids)}-"
         self._id_counter = itertools.count(1)
@@ -170,23 +185,25 @@ class StationSession:
                     "%s: answer to unknown request %s ignored", self.station_id, frame.unique_id
                 )
                 return
-            if isinstance(frame, CallResult):
-                future.set_result(frame.payload)
-            else:
-                assert isinstance(frame, CallError)
-                future.set_exception(CallFailed(frame.code, frame.description))
+            future.set_result(frame)
+
+    async def answer_locally(self, call: Call) -> dict[str, Any]:
+        """Run evsite's own handler for a request; raises FrameError for the CALLERROR."""
+        handler = self._handlers.get(call.action)
+        if handler is None:
+            # OCPP-J 1.6: NotImplemented = action unknown; NotSupported = known, not served.
+            code = NOT_SUPPORTED if is_known_action(call.action) else NOT_IMPLEMENTED
+            what = "supported here" if code == NOT_SUPPORTED else "an OCPP 1.6 action"
+            raise FrameError(code, f"{call.action} is not {what}")
+        validate_payload(call.action, call.payload)
+        return await handler(self, call.payload)
 
     async def _handle(self, call: Call) -> None:
         try:
-            handler = self._handlers.get(call.action)
-            if handler is None:
-                # OCPP-J 1.6: NotImplemented = action unknown; NotSupported = known, not served.
-                code = NOT_SUPPORTED if is_known_action(call.action) else NOT_IMPLEMENTED
-                what = "supported here" if code == NOT_SUPPORTED else "an OCPP 1.6 action"
-                raise FrameError(code, f"{call.action} is not {what}")
-            validate_payload(call.action, call.payload)
-            result = await handler(self, call.payload)
-            reply = encode_result(call.unique_id, result)
+            if self.relay is not None:
+                reply = await self.relay.station_call(self, call)
+            else:
+                reply = encode_result(call.unique_id, await self.answer_locally(call))
         except FrameError as exc:
             self._strikes += 1
             log.warning(
@@ -222,22 +239,38 @@ class StationSession:
             validate_payload(action, payload)
         except FrameError as exc:
             raise InvalidRequest(f"{action}: {exc.description}") from None
-        async with self._call_lock:
-            if self.closed.is_set():
-                raise ConnectionError(f"{self.station_id} is not connected")
-            unique_id = self.next_unique_id()
-            future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-            self._pending[unique_id] = future
-            try:
-                await self._connection.send(encode_call(unique_id, action, payload))
-                result = await asyncio.wait_for(future, timeout or self._response_timeout)
-            finally:
-                self._pending.pop(unique_id, None)
+        answer = await self.call_raw(
+            self.next_unique_id(), encode_call_with(action, payload), timeout
+        )
+        if isinstance(answer, CallError):
+            raise CallFailed(answer.code, answer.description)
+        result = answer.payload
         try:
             validate_payload(action, result, response=True)
         except FrameError as exc:
             raise CallFailed(exc.code, f"invalid response: {exc.description}") from None
         return result
+
+    async def call_raw(
+        self, unique_id: str, frame: Callable[[str], str], timeout: float | None = None
+    ) -> CallResult | CallError:
+        """Send a CALL built by frame(unique_id) and return the station's answer frame.
+
+        All outgoing requests — evsite's own and those relayed from a CSMS — pass
+        through here, one at a time, as OCPP-J requires.
+        """
+        async with self._call_lock:
+            if self.closed.is_set():
+                raise ConnectionError(f"{self.station_id} is not connected")
+            future: asyncio.Future[CallResult | CallError] = (
+                asyncio.get_running_loop().create_future()
+            )
+            self._pending[unique_id] = future
+            try:
+                await self._connection.send(frame(unique_id))
+                return await asyncio.wait_for(future, timeout or self._response_timeout)
+            finally:
+                self._pending.pop(unique_id, None)
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close the connection (the receive loop ends)."""
