@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import tomllib
 from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
 import evsite
 from evsite.clock import SystemClock
@@ -16,13 +17,15 @@ from evsite.store.audit import AuditLog
 from evsite.store.db import open_database
 from evsite.update.bundle import verify_bundle_file
 from evsite.update.errors import UpdateError
-from evsite.update.install import Progress, check_policy
+from evsite.update.install import InstallPolicy, Progress, check_policy
 from evsite.update.keyring import Keyring, KeyringError
 from evsite.update.settings import UpdateSettings, parse_update_settings
+from evsite.update.slot import read_booted_slot
 from evsite.update.state import StateStore
 from evsite.update.system import UpdateSystem, build_update_system, make_bootchooser
 
 EXIT_OK, EXIT_REFUSED, EXIT_CONFIG = 0, 1, 2
+Command = Callable[[argparse.Namespace], int]
 
 
 def _settings(args: argparse.Namespace) -> UpdateSettings:
@@ -48,13 +51,13 @@ def _system(args: argparse.Namespace, settings: UpdateSettings) -> UpdateSystem:
     )
 
 
-def _guard(func: Any) -> Any:
+def _guard(func: Command) -> Command:
     """Turn the expected failures into a message and an exit code."""
 
+    @functools.wraps(func)
     def wrapped(args: argparse.Namespace) -> int:
         try:
-            result: int = func(args)
-            return result
+            return func(args)
         except ConfigError as exc:
             print(f"configuration error: {exc}", file=sys.stderr)
             return EXIT_CONFIG
@@ -68,7 +71,6 @@ def _guard(func: Any) -> Any:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_REFUSED
 
-    wrapped.__doc__ = func.__doc__
     return wrapped
 
 
@@ -92,8 +94,6 @@ def cmd_bundle_verify(args: argparse.Namespace) -> int:
     state = StateStore(settings.state_path(args.data_dir)).load()
     header = verify_bundle_file(args.file, Keyring.load(settings.keyring), state.revoked_keys)
     if settings.board is not None:
-        from evsite.update.install import InstallPolicy
-
         check_policy(
             header.manifest,
             InstallPolicy(settings.board, evsite.__version__, settings.allow_development),
@@ -106,7 +106,7 @@ def cmd_bundle_verify(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _print_progress() -> Any:
+def _print_progress() -> Callable[[Progress], None]:
     last = [-1]
 
     def report(p: Progress) -> None:
@@ -133,8 +133,6 @@ def cmd_update_status(args: argparse.Namespace) -> int:
     settings = _settings(args)
     state = StateStore(settings.state_path(args.data_dir)).load()
     boot = make_bootchooser(settings, args.data_dir).state()
-    from evsite.update.slot import read_booted_slot
-
     status = {
         "booted": read_booted_slot(settings.cmdline_path(args.data_dir)),
         "primary": boot.primary(),
