@@ -7,8 +7,8 @@ import functools
 import json
 import sys
 import tomllib
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 
 import evsite
 from evsite.clock import SystemClock
