@@ -6,6 +6,7 @@ allocate() with live sessions and `now`, and next_command() per station.
 """
 
 from evsite.energy.allocate import AllocationResult, StationLimit, allocate
+from evsite.energy.layout import parse_energy
 from evsite.energy.model import (
     CircuitTree,
     Node,
@@ -36,5 +37,6 @@ __all__ = [
     "StationSpec",
     "allocate",
     "next_command",
+    "parse_energy",
     "uniform",
 ]
