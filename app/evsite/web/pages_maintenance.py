@@ -1,0 +1,114 @@
+"""Maintenance: audit log, diagnostics, reboot, SSH switch, certificate, factory reset."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from bottle import Bottle, HTTPResponse, request, response
+
+from evsite.web.certs import CertificateError
+from evsite.web.context import WebContext
+from evsite.web.guard import identity
+from evsite.web.routing import route
+from evsite.web.validate import valid_int
+from evsite.web.view import audit, done, field, page, query
+
+MAX_PEM_BYTES = 64 * 1024
+
+
+def install(app: Bottle, ctx: WebContext) -> None:
+    """Add the maintenance routes."""
+
+    def overview(status: int = 200, **values: Any) -> str:
+        prefix = query("event", 60)
+        return page(
+            ctx,
+            "maintenance.html",
+            "Maintenance",
+            status,
+            event=prefix,
+            records=ctx.facade.audit_records(prefix, 200),
+            ssh=ctx.facade.ssh_state(),
+            cert=ctx.certificate.info(),
+            **values,
+        )
+
+    @route(app, "GET", "/maintenance")
+    def maintenance() -> str:
+        return overview()
+
+    @route(app, "GET", "/maintenance/audit.jsonl")
+    def export() -> Iterator[str]:
+        audit(ctx, "audit.exported")
+        response.content_type = "application/x-ndjson; charset=utf-8"
+        stamp = ctx.clock.now().strftime("%Y%m%d-%H%M%S")
+        response.set_header(
+            "Content-Disposition", f'attachment; filename="evsite-audit-{stamp}.jsonl"'
+        )
+        return (line + "\n" for line in ctx.facade.audit_export())
+
+    @route(app, "POST", "/maintenance/audit/verify")
+    def verify() -> str:
+        problems = ctx.facade.audit_verify()
+        audit(ctx, "audit.verified", "ok" if not problems else "failed", problems=len(problems))
+        return overview(verified=True, problems=problems)
+
+    @route(app, "POST", "/maintenance/diagnostics")
+    def diagnostics() -> bytes:
+        data = ctx.facade.diagnostics_bundle()
+        audit(ctx, "diagnostics.downloaded", size=len(data))
+        response.content_type = "application/gzip"
+        stamp = ctx.clock.now().strftime("%Y%m%d-%H%M%S")
+        response.set_header(
+            "Content-Disposition", f'attachment; filename="evsite-diagnostics-{stamp}.tar.gz"'
+        )
+        return data
+
+    @route(app, "POST", "/maintenance/reboot")
+    def reboot() -> str:
+        audit(ctx, "device.reboot")
+        ctx.facade.reboot()
+        return overview(message="The device is rebooting; reload this page in a minute.")
+
+    @route(app, "POST", "/maintenance/ssh")
+    def ssh() -> str | HTTPResponse:
+        enable = field("enabled", 5) == "on"
+        try:
+            minutes = valid_int(field("minutes", 6) or "60", 5, 24 * 60, "auto-off minutes")
+        except ValueError as exc:
+            return overview(400, error=str(exc))
+        state = ctx.facade.set_ssh(enable, minutes)
+        audit(ctx, "ssh.switched", enabled=state.enabled, auto_off_minutes=minutes if enable else 0)
+        return done("/maintenance", "ssh-on" if state.enabled else "ssh-off")
+
+    @route(app, "POST", "/maintenance/factory-reset")
+    def factory_reset() -> str:
+        ident = identity()
+        assert ident.user is not None  # guard: ADMIN
+        if (
+            field("confirm", 20) != "RESET"
+            or ctx.accounts.authenticate(ident.user.username, field("password", 1024)) is None
+        ):
+            audit(ctx, "device.factory_reset", "failed", reason="not confirmed")
+            return overview(400, error="Factory reset needs your password and the word RESET.")
+        audit(ctx, "device.factory_reset")
+        ctx.facade.factory_reset()
+        return overview(message="Factory reset started: the device wipes its data and reboots.")
+
+    @route(app, "POST", "/maintenance/certificate")
+    def certificate() -> str | HTTPResponse:
+        cert, key = request.files.get("cert"), request.files.get("key")
+        if cert is None or key is None:
+            return overview(400, error="Choose both a certificate file and a key file.")
+        cert_pem, key_pem = cert.file.read(MAX_PEM_BYTES + 1), key.file.read(MAX_PEM_BYTES + 1)
+        try:
+            if len(cert_pem) > MAX_PEM_BYTES or len(key_pem) > MAX_PEM_BYTES:
+                raise CertificateError("a file is larger than 64 KiB")
+            info = ctx.certificate.replace(cert_pem, key_pem, ctx.clock.now())
+        except CertificateError as exc:
+            audit(ctx, "certificate.replaced", "failed", reason=str(exc))
+            return overview(400, error=f"Certificate refused: {exc}")
+        ctx.reload_tls()
+        audit(ctx, "certificate.replaced", subject=info.subject, sha256=info.sha256)
+        return done("/maintenance", "cert-replaced")
