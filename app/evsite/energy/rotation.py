@@ -8,6 +8,9 @@ Within a tier the queue is, in this order:
    first to pause;
 4. other paused and new sessions, longest waiting first.
 Admission takes the queue greedily, so when room is short the tail pauses.
+A due session that still does not fit holds room (see waterfill.admit), so
+newcomers cannot keep it waiting: with N sessions of one tier nobody waits
+more than N periods.
 """
 
 from __future__ import annotations

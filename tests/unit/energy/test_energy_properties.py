@@ -30,8 +30,8 @@ from evsite.energy import (
     allocate,
 )
 
-FAST = hsettings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-SIMS = hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = hsettings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SIMS = hsettings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def run(scn: Scenario, state: AllocationState | None = None, now: float = 0.0) -> AllocationResult:
@@ -138,7 +138,7 @@ def check_vip_first_over_time(scn: Scenario, result: AllocationResult) -> None:
     check_vip_first(dataclasses.replace(scn, sessions=kept), result)
 
 
-@SIMS
+@hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_no_session_stays_paused_beyond_the_rotation_bound(data: st.DataObject) -> None:
     """When each session could run alone, a paused one resumes within the rotation bound.
