@@ -1,0 +1,22 @@
+# evsite OS image targets; included by the root Makefile (`include image/image.mk`).
+#   make image            BOARD=cm4|qemu-arm64 OUT=out [CONSOLE=1] [VERSION=...]
+#   make image-inspect    check the built image without booting it
+#   make image-qemu-test  boot the qemu-arm64 image under QEMU and reach the app
+BOARD ?= cm4
+OUT ?= out
+CONSOLE ?= 0
+IMAGE_PY ?= .venv/bin/python
+
+.PHONY: image image-inspect image-qemu-test image-clean
+
+image:  ## build the OS image: out/evsite-<version>-$(BOARD).img.xz (+ .bmap, payloads in out/$(BOARD)/)
+	BOARD=$(BOARD) OUT=$(OUT) CONSOLE=$(CONSOLE) image/build.sh
+
+image-inspect:  ## inspect the built image (partitions, files, units, firewall, accounts)
+	EVSITE_IMAGE_BOARD=$(BOARD) EVSITE_IMAGE_OUT=$(OUT) $(IMAGE_PY) -m pytest -q -m image tests/image -k "not qemu"
+
+image-qemu-test:  ## boot the qemu-arm64 image under QEMU: health endpoint reached, SSH closed
+	EVSITE_IMAGE_BOARD=qemu-arm64 EVSITE_IMAGE_OUT=$(OUT) $(IMAGE_PY) -m pytest -q -m image tests/image -k qemu
+
+image-clean:  ## remove image build trees (keeps the download cache)
+	rm -rf build/cm4 build/qemu-arm64

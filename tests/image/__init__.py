@@ -1,0 +1,1 @@
+"""Image tests: the built OS image, inspected and booted under QEMU."""
