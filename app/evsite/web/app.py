@@ -59,7 +59,8 @@ def error_page(err: HTTPError) -> str:
 def build_app(ctx: WebContext) -> Bottle:
     """The bottle app with every route; wrap it with `wsgi(app)` before serving."""
     bottle.debug(False)  # never let bottle render tracebacks, whatever a caller set before
-    app = Bottle(catchall=True, autojson=False)
+    app = Bottle(catchall=True)
+    app.config["json.enable"] = False
     app.default_error_handler = error_page
     app.install(Guard(ctx))
     for module in (

@@ -75,7 +75,8 @@ class Guard:
             raise HTTPError(403, "Forbidden")
         if access >= Access.API_READ:
             return self._admit_token(access, source)
-        if not self._ctx.first_access.done() and rule not in SETUP_EXEMPT:
+        exempt = rule in SETUP_EXEMPT or rule.startswith("/api/")
+        if not exempt and not self._ctx.first_access.done():
             raise see_other("/setup")
         ident = self._session_identity(source)
         state_changing = request.method in csrf.STATE_CHANGING
