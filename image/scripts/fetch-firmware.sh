@@ -1,16 +1,31 @@
 #!/usr/bin/env bash
-# mmdebstrap customize hook: download (not install) the board's firmware packages with
-# the target's apt, and unpack them to build/<board>/firmware-debs for the firmware partition.
+# Fetch (not install) the board's firmware packages for the target's suite and
+# architecture, using the bootstrapped tree's apt ($1), and unpack them to
+# build/<board>/firmware-debs for the firmware partition. Reuses cache/debs.
 . "$(dirname "$0")/common.sh"
 target="$1"
 dest="$BUILD/firmware-debs"
 rm -rf "$dest"
-mkdir -p "$dest"
+mkdir -p "$dest" "$CACHE/debs"
 [ -n "$FIRMWARE_DEBS" ] || exit 0
-# shellcheck disable=SC2086
-chroot "$target" apt-get install --download-only --no-install-recommends -y -qq $FIRMWARE_DEBS >/dev/null
+dl="$target/tmp/firmware-debs"
+mkdir -p "$dl"
 for p in $FIRMWARE_DEBS; do
-  deb="$(ls "$target"/var/cache/apt/archives/"${p}"_*.deb | sort -V | tail -1)"
-  log "unpacking $(basename "$deb")"
-  dpkg-deb -x "$deb" "$dest"
+  file="$(chroot "$target" apt-cache show --no-all-versions "$p" | sed -n 's|^Filename: .*/||p' | head -1)"
+  [ -n "$file" ] || { echo "no package $p for the target" >&2; exit 1; }
+  if [ ! -f "$CACHE/debs/$file" ]; then
+    log "downloading $p"
+    # apt inside the tree needs the host's resolver for this one download.
+    cp -L /etc/resolv.conf "$target/etc/resolv.conf.fetch"
+    mount --bind "$target/etc/resolv.conf.fetch" "$target/etc/resolv.conf" 2>/dev/null \
+      || cp "$target/etc/resolv.conf.fetch" "$target/etc/resolv.conf"
+    (cd "$dl" && chroot "$target" sh -c "cd /tmp/firmware-debs && apt-get download -qq $p") \
+      || { umount "$target/etc/resolv.conf" 2>/dev/null; exit 1; }
+    umount "$target/etc/resolv.conf" 2>/dev/null || true
+    rm -f "$target/etc/resolv.conf.fetch"
+    cp "$dl/$file" "$CACHE/debs/"
+  fi
+  log "unpacking $file"
+  dpkg-deb -x "$CACHE/debs/$file" "$dest"
 done
+rm -rf "$dl"

@@ -41,7 +41,6 @@ mmdebstrap --mode=root --variant=minbase --architectures=arm64 \
   --setup-hook="cp -l $CACHE/debs/*.deb \"\$1\"/var/cache/apt/archives/ 2>/dev/null || cp $CACHE/debs/*.deb \"\$1\"/var/cache/apt/archives/ 2>/dev/null || true" \
   --essential-hook='chroot "$1" dpkg-divert --quiet --local --rename --divert /usr/sbin/update-initramfs.real --add /usr/sbin/update-initramfs' \
   --essential-hook='printf "#!/bin/sh\nexit 0\n" > "$1"/usr/sbin/update-initramfs && chmod 755 "$1"/usr/sbin/update-initramfs' \
-  --customize-hook="$IMAGE_DIR/scripts/fetch-firmware.sh \"\$1\"" \
   --customize-hook="cp -n \"\$1\"/var/cache/apt/archives/*.deb $CACHE/debs/ 2>/dev/null || true" \
   --skip=cleanup/apt/lists \
   "$SUITE" "$BASE" \
@@ -52,6 +51,7 @@ echo "$stamp" > "$BASE.stamp"
 else
   log "reusing the bootstrap in $BASE ($stamp)"
 fi
+"$IMAGE_DIR/scripts/fetch-firmware.sh" "$BASE"
 cp -a --reflink=auto "$BASE" "$ROOTFS"
 "$IMAGE_DIR/scripts/customize.sh" "$ROOTFS"
 log "rootfs ready: $(du -sh --exclude=proc "$ROOTFS" | cut -f1)"

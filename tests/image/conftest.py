@@ -54,8 +54,17 @@ class Image:
         """Copy one partition to a file of its own."""
         part = self.partitions[name]
         subprocess.run(
-            ["dd", f"if={self.path}", f"of={dest}", "bs=1M", "iflag=skip_bytes,count_bytes",
-             f"skip={part.start}", f"count={part.size}", "conv=sparse", "status=none"],
+            [
+                "dd",
+                f"if={self.path}",
+                f"of={dest}",
+                "bs=1M",
+                "iflag=skip_bytes,count_bytes",
+                f"skip={part.start}",
+                f"count={part.size}",
+                "conv=sparse",
+                "status=none",
+            ],
             check=True,
         )
         return dest
@@ -80,12 +89,22 @@ def _find_image(tmp_factory: pytest.TempPathFactory) -> Path | None:
 
 def read_table(path: Path) -> tuple[dict[str, Partition], dict[str, object]]:
     """The GPT of a disk image, by partition name (sfdisk --json)."""
-    table = json.loads(subprocess.run(["sfdisk", "--json", str(path)], capture_output=True,
-                                      text=True, check=True).stdout)["partitiontable"]
+    table = json.loads(
+        subprocess.run(
+            ["sfdisk", "--json", str(path)], capture_output=True, text=True, check=True
+        ).stdout
+    )["partitiontable"]
     parts = {}
     for i, p in enumerate(table["partitions"], start=1):
-        parts[p["name"]] = Partition(p["name"], i, p["start"] * SECTOR, p["size"] * SECTOR,
-                                     p["type"], p["uuid"], p.get("attrs", ""))
+        parts[p["name"]] = Partition(
+            p["name"],
+            i,
+            p["start"] * SECTOR,
+            p["size"] * SECTOR,
+            p["type"],
+            p["uuid"],
+            p.get("attrs", ""),
+        )
     return parts, table
 
 
@@ -94,8 +113,10 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Image:
     """The built image for EVSITE_IMAGE_BOARD; skips when there is none or tools lack."""
     missing = [t for t in TOOLS if shutil.which(t) is None]
     if missing:
-        pytest.skip(f"image tests need {', '.join(missing)} (apt-get install fdisk mtools "
-                    "squashfs-tools libubootenv-tool nftables)")
+        pytest.skip(
+            f"image tests need {', '.join(missing)} (apt-get install fdisk mtools "
+            "squashfs-tools libubootenv-tool nftables)"
+        )
     path = _find_image(tmp_path_factory)
     if path is None:
         pytest.skip(f"no {BOARD} image built: run `make image BOARD={BOARD}` first")
@@ -109,8 +130,11 @@ def rootfs(image: Image, tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
     tmp = tmp_path_factory.mktemp("rootfs")
     sqfs = image.extract("rootfs_a", tmp / "rootfs.squashfs")
     root = tmp / "root"
-    subprocess.run(["unsquashfs", "-q", "-n", "-d", str(root), str(sqfs)], check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["unsquashfs", "-q", "-n", "-d", str(root), str(sqfs)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     yield root
     shutil.rmtree(tmp, ignore_errors=True)
 
@@ -119,10 +143,14 @@ def read_env(spec: str, tmp: Path) -> dict[str, str]:
     """Both copies of the boot environment from a firmware partition, through libubootenv."""
     env = os.environ | {"MTOOLS_SKIP_CHECK": "1"}
     for copy in (1, 2):
-        subprocess.run(["mcopy", "-o", "-n", "-i", spec, f"::bootchooser{copy}.env",
-                        str(tmp / f"env{copy}")], check=True, env=env)
+        subprocess.run(
+            ["mcopy", "-o", "-n", "-i", spec, f"::bootchooser{copy}.env", str(tmp / f"env{copy}")],
+            check=True,
+            env=env,
+        )
     config = tmp / "fw_env.config"
     config.write_text(f"{tmp / 'env1'} 0x0 0x4000\n{tmp / 'env2'} 0x0 0x4000\n")
-    out = subprocess.run(["fw_printenv", "-c", str(config)], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        ["fw_printenv", "-c", str(config)], capture_output=True, text=True, check=True
+    ).stdout
     return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)

@@ -62,8 +62,10 @@ def _tls_handshake(port: int) -> bool:
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, \
-                ctx.wrap_socket(raw) as tls:
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+            ctx.wrap_socket(raw) as tls,
+        ):
             return tls.version() is not None
     except OSError:
         return False
@@ -98,11 +100,13 @@ def vm(image: Image, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vm]:
     """The image booted in QEMU on a copy of its disk, 512 MiB larger (to watch it grow)."""
     if image.board != "qemu-arm64":
         pytest.skip("the QEMU boot test needs BOARD=qemu-arm64")
-    if shutil.which("qemu-system-aarch64") is None or not Path(
-        "/usr/lib/u-boot/qemu_arm64/u-boot.bin"
-    ).exists():
-        pytest.skip("needs qemu-system-arm and u-boot-qemu (apt-get install qemu-system-arm "
-                    "u-boot-qemu)")
+    if (
+        shutil.which("qemu-system-aarch64") is None
+        or not Path("/usr/lib/u-boot/qemu_arm64/u-boot.bin").exists()
+    ):
+        pytest.skip(
+            "needs qemu-system-arm and u-boot-qemu (apt-get install qemu-system-arm u-boot-qemu)"
+        )
     tmp = tmp_path_factory.mktemp("qemu")
     disk = tmp / "disk.img"
     subprocess.run(["cp", "--sparse=always", str(image.path), str(disk)], check=True)
@@ -110,11 +114,21 @@ def vm(image: Image, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vm]:
         f.truncate(image.path.stat().st_size + 512 * 1024 * 1024)
     serial = tmp / "serial.log"
     ports = {"HTTPS_PORT": _free_port(), "OCPP_PORT": _free_port(), "SSH_PORT": _free_port()}
-    proc = subprocess.Popen([str(RUN), str(disk), str(serial)],
-                            env={"PATH": "/usr/bin:/bin"} | {k: str(v) for k, v in ports.items()},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    machine = Vm(proc, disk, serial, ports["HTTPS_PORT"], ports["OCPP_PORT"], ports["SSH_PORT"],
-                 time.monotonic())
+    proc = subprocess.Popen(
+        [str(RUN), str(disk), str(serial)],
+        env={"PATH": "/usr/bin:/bin"} | {k: str(v) for k, v in ports.items()},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    machine = Vm(
+        proc,
+        disk,
+        serial,
+        ports["HTTPS_PORT"],
+        ports["OCPP_PORT"],
+        ports["SSH_PORT"],
+        time.monotonic(),
+    )
     yield machine
     machine.stop()
 
@@ -122,7 +136,8 @@ def vm(image: Image, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vm]:
 @pytest.mark.timeout(600)
 def test_app_answers_on_ocpp_tls_port(vm: Vm) -> None:
     assert _wait(vm, lambda: _tls_handshake(vm.ocpp), vm.started + BOOT_DEADLINE_S), (
-        f"no TLS on OCPP port 8887 after {BOOT_DEADLINE_S:.0f} s; serial log: {vm.serial}")
+        f"no TLS on OCPP port 8887 after {BOOT_DEADLINE_S:.0f} s; serial log: {vm.serial}"
+    )
     print(f"boot to OCPP TLS: {time.monotonic() - vm.started:.0f} s")
 
 
@@ -150,9 +165,7 @@ def test_ssh_port_is_closed(vm: Vm) -> None:
 
 
 @pytest.mark.timeout(120)
-def test_boot_consumed_one_try_saved_the_machine_id_and_grew_data(
-    vm: Vm, tmp_path: Path
-) -> None:
+def test_boot_consumed_one_try_saved_the_machine_id_and_grew_data(vm: Vm, tmp_path: Path) -> None:
     assert _wait(vm, lambda: _tls_handshake(vm.ocpp), vm.started + BOOT_DEADLINE_S)
     vm.stop()
     parts, table = read_table(vm.disk)
