@@ -344,3 +344,15 @@ def test_power_cut_between_env_and_state_writes_boots_old_or_complete_new(
         assert state.versions.get("B") is None
     else:
         assert outcome.value == "committed" and state.versions["B"] == "1.1.0"
+
+
+def test_second_concurrent_install_is_refused_as_busy(device: Device) -> None:
+    import fcntl
+
+    device.state.dir.mkdir(parents=True, exist_ok=True)
+    with open(device.state.dir / "install.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(UpdateError) as err:
+            device.installer().install(device.write_bundle(bundle_bytes(device.key, payloads())))
+    assert err.value.reason is Reason.BUSY
+    assert device.bootchooser.get_primary() == "A"
