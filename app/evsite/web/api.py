@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from bottle import Bottle, HTTPResponse, request, response
@@ -14,7 +15,7 @@ from evsite.web.openapi import openapi_document
 from evsite.web.routing import route
 from evsite.web.serialize import limit_json, session_json, site_json, station_json
 from evsite.web.validate import valid_amps, valid_int, valid_time
-from evsite.web.view import audit, query
+from evsite.web.view import audit
 
 MAX_JSON_BYTES = 16 * 1024
 API_VERSION = "1.0.0"
@@ -23,6 +24,13 @@ API_VERSION = "1.0.0"
 def _json(body: Any) -> str:
     response.content_type = "application/json"
     return json.dumps(body, separators=(",", ":"))
+
+
+def only_params(*allowed: str) -> None:
+    """Refuse query parameters the operation does not know (typos must not pass silently)."""
+    unknown = sorted(set(request.query.keys()) - set(allowed))
+    if unknown:
+        raise json_error(400, f"unknown query parameter(s): {', '.join(unknown)[:200]}")
 
 
 def read_json_object() -> dict[str, Any]:
@@ -51,14 +59,17 @@ def install(app: Bottle, ctx: WebContext) -> None:
 
     @route(app, "GET", "/api/v1/site")
     def site() -> str:
+        only_params()
         return _json(site_json(ctx.facade.site_snapshot(), ctx.facade.site_limit(), False))
 
     @route(app, "GET", "/api/v1/site/limit")
     def get_limit() -> str:
+        only_params()
         return _json(limit_json(ctx.facade.site_limit()))
 
     @route(app, "PUT", "/api/v1/site/limit")
     def set_limit() -> str | HTTPResponse:
+        only_params()
         body = read_json_object()
         unknown = set(body) - {"amps", "expiry_s"}
         try:
@@ -77,11 +88,13 @@ def install(app: Bottle, ctx: WebContext) -> None:
 
     @route(app, "GET", "/api/v1/stations")
     def stations() -> str:
+        only_params()
         snap = ctx.facade.site_snapshot()
         return _json({"stations": [station_json(s) for s in snap.stations]})
 
     @route(app, "GET", "/api/v1/stations/<station_id>")
     def station(station_id: str) -> str | HTTPResponse:
+        only_params()
         for s in ctx.facade.site_snapshot().stations:
             if s.station_id == station_id:
                 return _json(station_json(s))
@@ -89,14 +102,15 @@ def install(app: Bottle, ctx: WebContext) -> None:
 
     @route(app, "GET", "/api/v1/sessions")
     def sessions() -> str | HTTPResponse:
+        only_params("station", "badge", "from", "to", "limit", "offset")
         try:
-            limit = valid_int(query("limit", 12) or "100", 1, 500, "limit")
-            offset = valid_int(query("offset", 12) or "0", 0, 10**9, "offset")
+            limit = valid_int(_param("limit", "100"), 1, 500, "limit")
+            offset = valid_int(_param("offset", "0"), 0, 10**9, "offset")
             q = SessionQuery(
-                station_id=query("station", 60) or None,
-                badge=query("badge", 60) or None,
-                since=valid_time(query("from", 40), "from"),
-                until=valid_time(query("to", 40), "to"),
+                station_id=_param("station", "") or None,
+                badge=_param("badge", "") or None,
+                since=_date_time("from"),
+                until=_date_time("to"),
                 limit=limit,
                 offset=offset,
             )
@@ -111,3 +125,23 @@ def install(app: Bottle, ctx: WebContext) -> None:
                 "items": [session_json(s) for s in result.items],
             }
         )
+
+
+def _param(name: str, default: str) -> str:
+    """A query parameter: the default when absent; present but empty is kept (and refused)."""
+    value = request.query.getunicode(name)
+    if value is None:
+        return default
+    if len(value) > 200:
+        raise ValueError(f"{name} is too long")
+    return str(value)
+
+
+def _date_time(name: str) -> datetime | None:
+    """An RFC 3339 date-time query parameter, or None when absent."""
+    text = _param(name, "")
+    if request.query.getunicode(name) is None:
+        return None
+    if "T" not in text.upper() or len(text) < 19:
+        raise ValueError(f"{name} must be a date-time like 2026-01-31T08:00:00Z")
+    return valid_time(text, name)

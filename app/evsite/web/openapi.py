@@ -218,7 +218,11 @@ PATHS: dict[str, Any] = {
                     {"type": "integer", "minimum": 1, "maximum": 500, "default": 100},
                     "Page size",
                 ),
-                _q("offset", {"type": "integer", "minimum": 0, "default": 0}, "Sessions to skip"),
+                _q(
+                    "offset",
+                    {"type": "integer", "minimum": 0, "maximum": 1_000_000_000, "default": 0},
+                    "Sessions to skip",
+                ),
             ],
             "responses": {"200": _json(_ref("SessionPage"), "One page"), **_ERRORS},
         }

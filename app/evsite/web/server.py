@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
@@ -87,7 +88,7 @@ def redirect_app(https_port: int) -> WsgiApp:
         if not _HOST.match(host):
             host = "evsite.local"
         port = "" if https_port == 443 else f":{https_port}"
-        path = environ.get("PATH_INFO", "/")
+        path = quote(environ.get("PATH_INFO", "/"), safe="/-._~!$&'()*+,;=:@")
         if not path.startswith("/") or path.startswith("//"):
             path = "/"
         target = f"https://{host}{port}{path}"

@@ -66,4 +66,8 @@ def valid_time(text: str, what: str) -> datetime | None:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise ValueError(f"{what} must be a date like 2026-01-31 or 2026-01-31T08:00") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{what} is out of range") from None
