@@ -10,6 +10,7 @@ import logging
 import signal
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +162,16 @@ def build_parser() -> argparse.ArgumentParser:
     reject.add_argument("station_id")
     reject.set_defaults(func=cmd_station_reject)
 
+    status = sub.add_parser(
+        "status",
+        parents=[common],
+        help="show each station's limit and the constraint that binds it",
+        description="Show the running controller's live state: site meter, stations, the "
+        "current limit each station has and the constraint that binds it.",
+    )
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(func=cmd_status)
+
     audit = sub.add_parser(
         "audit",
         help="verify and export the audit log",
@@ -290,6 +301,24 @@ def cmd_station_reject(args: argparse.Namespace) -> int:
         return 1
     audit.record("station.rejected", actor=_actor(), detail={"station": args.station_id})
     print(f"rejected {args.station_id}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Print the live status the running controller writes."""
+    from evsite.status import format_status, read_status
+
+    status = read_status(args.data_dir)
+    if status is None:
+        print(f"error: no status in {args.data_dir}: is the controller running?", file=sys.stderr)
+        return 1
+    print(json.dumps(status, indent=2) if args.json else format_status(status))
+    age = (SystemClock().now() - datetime.fromisoformat(status["time"])).total_seconds()
+    if age > 10:
+        print(
+            f"warning: this status is {age:.0f} s old; the controller may not be running",
+            file=sys.stderr,
+        )
     return 0
 
 

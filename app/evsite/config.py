@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from evsite.config_errors import ConfigError
+from evsite.load_management import LoadSettings, parse_load_settings
 from evsite.ocpp.central import CentralSettings
 from evsite.ocpp.server import ServerSettings
 
@@ -37,6 +38,7 @@ class Settings:
     ocpp: OcppSettings = field(default_factory=OcppSettings)
     hostname: str = "evsite"
     raw: Mapping[str, Any] = field(default_factory=dict)
+    load: LoadSettings = field(default_factory=lambda: parse_load_settings({}))
 
 
 def load_raw(path: Path | None) -> dict[str, Any]:
@@ -142,4 +144,4 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
     hostname = device.get_str("hostname", "evsite")
     if not hostname or len(hostname) > 63 or not hostname.replace("-", "").isalnum():
         raise ConfigError("device.hostname", "must be 1-63 letters, digits or '-'")
-    return Settings(ocpp=ocpp, hostname=hostname, raw=raw)
+    return Settings(ocpp=ocpp, hostname=hostname, raw=raw, load=parse_load_settings(raw))

@@ -8,16 +8,19 @@ import logging
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from evsite import __version__
 from evsite.clock import Clock
 from evsite.config import Settings
+from evsite.load_management import LoadManagement
 from evsite.ocpp.authorize import LocalAuthorizer
 from evsite.ocpp.central import CentralSystem
 from evsite.ocpp.commands import StationCommands
 from evsite.ocpp.events import EventBus
 from evsite.ocpp.server import StationServer
 from evsite.ocpp.state import LiveState
+from evsite.status import build_status, write_status
 from evsite.store.audit import AuditLog
 from evsite.store.badges import BadgeRepository
 from evsite.store.commit import GroupCommitter
@@ -104,8 +107,12 @@ class Controller:
             server_context(cert, key, settings.ocpp.client_ca),
         )
         self.commands = StationCommands(self.server)
+        self.load = LoadManagement(
+            settings.load, clock, self.events, self.live, self.commands, self.audit
+        )
         self.ports = Ports()
         self._watcher: asyncio.Task[None] | None = None
+        self._status_task: asyncio.Task[None] | None = None
 
     async def start(self) -> Ports:
         """Start serving stations."""
@@ -115,15 +122,38 @@ class Controller:
         if self.settings.ocpp.server.plain_ws:
             self.ports.ocpp_plain = bound[-1]
         self._watcher = asyncio.create_task(self._watch_store())
+        await self.load.start()
+        self._status_task = asyncio.create_task(self._write_status())
         return self.ports
 
     async def stop(self) -> None:
         """Stop serving and close the store."""
-        if self._watcher:
-            self._watcher.cancel()
+        for task in (self._watcher, self._status_task):
+            if task:
+                task.cancel()
+        await self.load.stop()
         await self.server.stop()
         self.audit.record("shutdown")
         self.writer.close()
+
+    def status(self) -> dict[str, Any]:
+        """The live status as plain data (what `evsite status` shows)."""
+        loop = self.load.loop
+        return build_status(
+            self.clock,
+            self.live,
+            loop.snapshot if loop else None,
+            self.load.site_meter(),
+            [m.status() for m in self.load.meters],
+        )
+
+    async def _write_status(self, interval: float = 2.0) -> None:
+        while True:
+            try:
+                write_status(self.data_dir, self.status())
+            except OSError as exc:
+                log.warning("status snapshot not written: %s", exc)
+            await asyncio.sleep(interval)
 
     async def _watch_store(self, interval: float = 0.5) -> None:
         """Apply changes other processes (the CLI) made: a removed station is cut off at once."""

@@ -306,6 +306,7 @@ class StationServer:
                     detail={"reason": session.close_reason},
                 )
             self._events.publish(StationDisconnected(station_id, session.close_reason or "closed"))
+            session.closed.set()  # also when the session never ran
 
     async def disconnect(self, station_id: str, reason: str) -> bool:
         """Close a station's connection at once (e.g. it was removed); True if it was open."""

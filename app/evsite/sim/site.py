@@ -10,10 +10,15 @@ import ssl
 from pathlib import Path
 
 from evsite.clock import SystemClock
-from evsite.config import Settings
+from evsite.config import Settings, parse_settings
 from evsite.controller import Controller, ocpp_tls_paths
+from evsite.modbus.maps import get_map
+from evsite.ocpp.events import Event, MeterSampled, StationDisconnected, TransactionStopped
 from evsite.ocpp.keys import generate_key
 from evsite.sim.description import SiteDescription
+from evsite.sim.layout import default_energy, default_meter
+from evsite.sim.load_profile import LoadProfile, LoadProfileSettings
+from evsite.sim.meter import SimMeterServer, SimulatedMeter
 from evsite.sim.station import SimStation
 from evsite.store.badges import Badge
 from evsite.tls import write_private
@@ -61,9 +66,21 @@ async def run_simulated_site(
     stop: asyncio.Event,
     site: SiteDescription | None = None,
 ) -> None:
-    """Run controller and simulated stations until stop is set."""
+    """Run controller, simulated meter and simulated stations until stop is set."""
     clock = SystemClock()
+    site = site or SiteDescription()
+    ids = sim_station_ids(count)
+    profile = LoadProfile(LoadProfileSettings(seed=seed))
+    meter = SimulatedMeter(get_map("sdm630"), profile, clock, faults=site.meter.get("faults"))
+    meter_server = SimMeterServer([meter], seed=seed)
+    meter_port = await meter_server.start_tcp("127.0.0.1", 0)
+    raw = dict(settings.raw)
+    if "energy" not in raw and ids:
+        raw["energy"] = default_energy(ids)
+    raw.setdefault("meters", default_meter(meter_port))
+    settings = parse_settings(raw)
     controller = Controller(settings, data_dir, clock)
+    follow_station_draw(controller, profile)
     keys = enroll_sim_stations(controller, count)
     ports = await controller.start()
     url = f"wss://localhost:{ports.ocpp_tls}/ocpp"
@@ -71,7 +88,6 @@ async def run_simulated_site(
     tls = station_tls_context(cert)
     rng = random.Random(seed)
     badges = [f"SIMCAR{n:03d}" for n in range(1, SIM_BADGE_COUNT + 1)]
-    site = site or SiteDescription()
     stations = [
         SimStation(
             sid,
@@ -83,20 +99,44 @@ async def run_simulated_site(
             site.behaviour_for(sid),
             badges,
         )
-        for sid in sim_station_ids(count)
+        for sid in ids
     ]
-    print_banner(settings, data_dir, ports.ocpp_tls, count)
+    print_banner(settings, data_dir, ports.ocpp_tls, count, meter_port)
     tasks = [asyncio.create_task(s.run(stop)) for s in stations]
     try:
         await stop.wait()
     finally:
         await asyncio.gather(*tasks, return_exceptions=True)
         await controller.stop()
+        await meter_server.stop()
         controller.db.close()
         print("evsite sim stopped.", flush=True)
 
 
-def print_banner(settings: Settings, data_dir: Path, ocpp_port: int | None, count: int) -> None:
+def follow_station_draw(controller: Controller, profile: LoadProfile) -> None:
+    """The simulated site meter sees what the stations draw, on the site phases they load."""
+    tree = controller.settings.load.tree
+
+    def on_event(event: Event) -> None:
+        if isinstance(event, TransactionStopped | StationDisconnected):
+            profile.clear_station_draw(event.station_id)
+        elif isinstance(event, MeterSampled) and event.transaction_id is not None:
+            draw = [0.0, 0.0, 0.0]
+            site_phases = (
+                (0, 1, 2)
+                if tree is None or event.station_id not in tree.placements
+                else [int(p) for p in tree.placements[event.station_id].site_phases]
+            )
+            for own, site_phase in enumerate(site_phases):
+                draw[site_phase] += event.currents_a[own] or 0.0
+            profile.set_station_draw(event.station_id, (draw[0], draw[1], draw[2]))
+
+    controller.events.subscribe(on_event)
+
+
+def print_banner(
+    settings: Settings, data_dir: Path, ocpp_port: int | None, count: int, meter_port: int
+) -> None:
     """Tell the newcomer where everything is."""
     web = settings.raw.get("web", {})
     ui_port = web.get("port", 8443)
@@ -107,6 +147,7 @@ def print_banner(settings: Settings, data_dir: Path, ocpp_port: int | None, coun
         f"  web UI:         https://127.0.0.1:{ui_port}/",
         f"  OCPP stations:  wss://127.0.0.1:{ocpp_port}/ocpp/<stationId>",
         f"  simulated:      {count} stations (sim-001 ...), badges SIMCAR001-{SIM_BADGE_COUNT:03d}",
+        f"  site meter:     SDM630 over Modbus TCP at 127.0.0.1:{meter_port}, unit 1",
         f"  data directory: {data_dir}",
     ]
     if secret_file.exists():
