@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DATA_DIR ?= .run
 STATIONS ?= 10
 # Debian packages the tests drive as real peers (socat makes the RS-485 pseudo-terminal pair).
-TEST_DEBS := socat openssl
+TEST_DEBS := socat openssl libubootenv-tool u-boot-tools
 
 .PHONY: help run test lint unit bench deps system-deps clean image bundle
 
