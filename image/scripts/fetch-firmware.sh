@@ -16,13 +16,14 @@ for p in $FIRMWARE_DEBS; do
   if [ ! -f "$CACHE/debs/$file" ]; then
     log "downloading $p"
     # apt inside the tree needs the host's resolver for this one download.
-    cp -L /etc/resolv.conf "$target/etc/resolv.conf.fetch"
-    mount --bind "$target/etc/resolv.conf.fetch" "$target/etc/resolv.conf" 2>/dev/null \
-      || cp "$target/etc/resolv.conf.fetch" "$target/etc/resolv.conf"
-    (cd "$dl" && chroot "$target" sh -c "cd /tmp/firmware-debs && apt-get download -qq $p") \
-      || { umount "$target/etc/resolv.conf" 2>/dev/null; exit 1; }
-    umount "$target/etc/resolv.conf" 2>/dev/null || true
-    rm -f "$target/etc/resolv.conf.fetch"
+    saved="$(readlink "$target/etc/resolv.conf" || true)"
+    rm -f "$target/etc/resolv.conf"
+    cp -L /etc/resolv.conf "$target/etc/resolv.conf"
+    ok=1
+    chroot "$target" sh -c "cd /tmp/firmware-debs && apt-get download -qq $p" || ok=0
+    rm -f "$target/etc/resolv.conf"
+    [ -z "$saved" ] || ln -s "$saved" "$target/etc/resolv.conf"
+    [ "$ok" = 1 ] || { echo "download of $p failed" >&2; exit 1; }
     cp "$dl/$file" "$CACHE/debs/"
   fi
   log "unpacking $file"

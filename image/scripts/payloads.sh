@@ -59,7 +59,7 @@ sed -e "s/@ENV_SIZE@/$ENV_SIZE/g" -e "s/@DATA_SIZE@/$DATA_SIZE/g" -e "s/@CRC_DAT
     -e "s/@EXTRA_BOOTARGS@/$([ "$CONSOLE" = 1 ] && echo "$CONSOLE_BOOTARGS")/g" \
     "$IMAGE_DIR/boot/boot.cmd" > "$stage/boot.cmd"
 mkimage -q -A arm64 -O linux -T script -C none -n "evsite boot chooser" \
-  -d "$stage/boot.cmd" "$stage/firmware/boot.scr"
+  -d "$stage/boot.cmd" "$stage/firmware/boot.scr" >/dev/null
 for copy in 1 2; do
   mkenvimage -r -s "$ENV_SIZE" -o "$stage/firmware/bootchooser$copy.env" "$IMAGE_DIR/boot/bootchooser.env.txt"
 done
