@@ -1,0 +1,1 @@
+"""CSMS uplink: proxy and group modes, store-and-forward, local authorization, upstream TLS."""
