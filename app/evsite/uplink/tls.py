@@ -79,6 +79,14 @@ def classify_failure(exc: BaseException) -> SecurityFailure | None:
             "InvalidCentralSystemCertificate",
             str(exc.verify_message or exc.reason or exc)[:200],
         )
+    if isinstance(exc, ConnectionResetError | ssl.SSLEOFError):
+        # TCP was accepted (else: refused), so this is the TLS handshake: many servers
+        # just drop a client whose protocol versions or suites they do not accept.
+        return SecurityFailure(
+            "uplink.tls_rejected",
+            "InvalidTLSVersion",
+            "the CSMS closed the connection during the TLS handshake",
+        )
     if isinstance(exc, ssl.SSLError):
         reason = str(exc.reason or exc)
         if "VERSION" in reason.upper() or "PROTOCOL" in reason.upper():

@@ -80,8 +80,8 @@ class UplinkSite:
         key = generate_key()
         self.controller.stations.add(station_id, key, 2)
         self.uplink.credentials.set_password(station_id, UPSTREAM_PASSWORD)
-        assert self.csms.passwords is not None
-        self.csms.passwords[station_id] = UPSTREAM_PASSWORD
+        if self.csms.passwords is not None:
+            self.csms.passwords[station_id] = UPSTREAM_PASSWORD
         return key
 
     @asynccontextmanager
@@ -106,11 +106,11 @@ class UplinkSite:
         await wait_until(lambda: identity in self.csms.points)
 
 
-def uplink_config(csms: SimCsms, pki: SimPki, **extra: Any) -> dict[str, Any]:
+def uplink_config(server: SimCsms, pki: SimPki, **extra: Any) -> dict[str, Any]:
     """Settings for a controller on port 0 relaying to the simulated CSMS."""
     uplink: dict[str, Any] = {
         "mode": "proxy",
-        "csms": {"url": csms.url()},
+        "csms": {"url": server.url()},
         "ca_bank": str(pki.ca),
         "upstream_timeout": 2.0,
         "replay_timeout": 5.0,
@@ -145,14 +145,15 @@ async def make_site(
 ) -> AsyncIterator[Callable[..., Any]]:
     started: list[tuple[Controller, Uplink]] = []
 
-    async def make(**extra: Any) -> UplinkSite:
-        settings = parse_settings(uplink_config(csms, pki, **extra))
+    async def make(upstream: SimCsms | None = None, **extra: Any) -> UplinkSite:
+        target = upstream or csms
+        settings = parse_settings(uplink_config(target, pki, **extra))
         controller, uplink = build(settings, tmp_path / "data", SystemClock())
         await uplink.start()
         ports = await controller.start()
         assert ports.ocpp_tls
         started.append((controller, uplink))
-        return UplinkSite(controller, uplink, ports.ocpp_tls, csms, pki)
+        return UplinkSite(controller, uplink, ports.ocpp_tls, target, pki)
 
     yield make
     for controller, uplink in started:
