@@ -113,7 +113,9 @@ class Channel:
                 if not self.link.online.is_set():
                     if not self.link.first_attempt_pending:
                         raise ConnectionError(f"{self.identity}: CSMS link is down")
-                    await self.link.online.wait()
+                    await self.link.settled.wait()
+                    if not self.link.online.is_set():
+                        raise ConnectionError(f"{self.identity}: CSMS link did not come up")
                 answer = await self.link.request(unique_id, frame, self._settings.upstream_timeout)
         except TimeoutError:
             self.responsive = False

@@ -69,6 +69,9 @@ class UpstreamLink:
         self._pacer = pacer
         self.state = LinkState.IDLE
         self.online = asyncio.Event()
+        # Set whenever no connection attempt is under way (its outcome is known).
+        self.settled = asyncio.Event()
+        self.settled.set()
         self._ws: ClientConnection | None = None
         self._sent: dict[str, _Sent] = {}
         self._send_lock = asyncio.Lock()
@@ -86,6 +89,8 @@ class UpstreamLink:
     def start(self) -> None:
         """Begin connecting (idempotent)."""
         if self._task is None or self._task.done():
+            self.state = LinkState.PACING
+            self.settled.clear()
             self._task = asyncio.create_task(self._run(), name=f"uplink-{self.identity}")
 
     async def stop(self) -> None:
@@ -109,6 +114,7 @@ class UpstreamLink:
         loop = asyncio.get_running_loop()
         while True:
             self.state = LinkState.PACING
+            self.settled.clear()
             wait = self._pacer.reserve(loop.time())
             if wait:
                 await asyncio.sleep(wait)
@@ -120,6 +126,7 @@ class UpstreamLink:
             except Exception as exc:
                 self._failed(exc)
                 self.state = LinkState.WAITING
+                self.settled.set()
                 await asyncio.sleep(self._backoff.next_delay())
                 continue
             self._backoff.reset()
@@ -147,6 +154,7 @@ class UpstreamLink:
         self.connections += 1
         self.state = LinkState.ONLINE
         self.online.set()
+        self.settled.set()
         log.info("%s: CSMS link up", self.identity)
         self._notify(True)
         try:

@@ -130,6 +130,7 @@ async def test_own_security_events_reach_the_csms_through_the_controller_identit
     site: UplinkSite = await make_site(controller_id="evsite-ctl")
     site.uplink.credentials.set_password("evsite-ctl", UPSTREAM_PASSWORD)
     await wait_until(lambda: bool(csms.calls("evsite-ctl", "SecurityEventNotification")))
+    await wait_until(lambda: site.uplink.outbox.pending_count("evsite-ctl") == 0)
     first = csms.calls("evsite-ctl")
     assert first[0].action == "BootNotification"
     assert first[1].payload["type"] == "StartupOfTheDevice"
