@@ -28,6 +28,7 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+import ocpp.messages
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -424,6 +425,8 @@ def main(argv: list[str] | None = None) -> None:
             await asyncio.Event().wait()
 
     logging.getLogger("ocpp").setLevel(logging.WARNING)
+    # A CSMS that answers at once: validate on the loop, not through a thread pool.
+    ocpp.messages.ASYNC_VALIDATION = False
     asyncio.run(run())
 
 
