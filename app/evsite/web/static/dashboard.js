@@ -74,7 +74,7 @@
     var chart = document.getElementById("chart");
     if (!chart) { return; }
     chart.replaceChildren();
-    var W = Math.max(300, Math.round(chart.clientWidth || 800)), H = 200, PAD = 48;
+    var W = Math.max(300, Math.round(chart.clientWidth || 800)), H = 200, PAD = 64;
     chart.setAttribute("viewBox", "0 0 " + W + " " + H);
     if (points.length < 2) {
       svg("text", { x: W / 2, y: H / 2, "text-anchor": "middle", "class": "chart-label" }, chart)
