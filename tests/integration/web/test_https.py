@@ -89,15 +89,22 @@ def test_forced_error_shows_no_traceback(served: Site, https: HttpsClient) -> No
 
 
 def test_oversize_upload_is_rejected(served: Site, https: HttpsClient) -> None:
-    csrf = _set_up_and_log_in(served, https)
-    body = b"id_tag,name\n" + b"A1,x\n" * 40_000  # 200 kB > 128 KiB limit
-    reply = https.request(
-        "POST",
-        "/badges/import",
-        body + f"&csrf={csrf}".encode(),
-        {"Content-Type": "application/x-www-form-urlencoded", "Origin": https.origin},
-    )
-    assert reply.status == 413
+    _set_up_and_log_in(served, https)
+    # Announce 200 kB (> the 128 KiB limit) and send nothing: the server answers from the
+    # headers alone, before reading any of the body.
+    conn = http.client.HTTPSConnection("127.0.0.1", https.port, context=https.context(), timeout=10)
+    conn.putrequest("POST", "/badges/import")
+    for name, value in (
+        ("Content-Type", "text/csv"),
+        ("Content-Length", "200000"),
+        ("Origin", https.origin),
+        ("Cookie", f"__Host-evsite={https.cookie}"),
+    ):
+        conn.putheader(name, value)
+    conn.endheaders()
+    resp = conn.getresponse()
+    assert resp.status == 413
+    conn.close()
     assert len(served.facade.badges()) == 2
 
 
