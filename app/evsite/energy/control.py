@@ -13,13 +13,13 @@ readings return.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from evsite.aio import wait_event
 from evsite.clock import Clock
 from evsite.energy.allocate import AllocationResult, StationLimit, allocate
 from evsite.energy.model import CircuitTree, PhaseAmps, Session
@@ -200,8 +200,7 @@ class ControlLoop:
     async def run(self) -> None:
         """Compute and push limits until cancelled."""
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._settings.tick_s)
+            await wait_event(self._wake, self._settings.tick_s)
             self._wake.clear()
             try:
                 await self.step()

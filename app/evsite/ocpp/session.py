@@ -267,7 +267,10 @@ class StationSession:
             )
             self._pending[unique_id] = future
             try:
-                await self._connection.send(frame(unique_id))
+                try:
+                    await self._connection.send(frame(unique_id))
+                except Exception as exc:  # websockets.ConnectionClosed and transport errors
+                    raise ConnectionError(f"{self.station_id}: {exc}") from exc
                 return await asyncio.wait_for(future, timeout or self._response_timeout)
             finally:
                 self._pending.pop(unique_id, None)

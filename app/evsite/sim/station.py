@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import logging
 import random
 import ssl
@@ -19,6 +18,7 @@ from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call, call_result
 from websockets.asyncio.client import ClientConnection, connect
 
+from evsite.aio import wait_event
 from evsite.clock import Clock, iso_utc
 from evsite.sim.car import Car
 from evsite.sim.profiles import ProfileStack, profile_from_payload
@@ -267,8 +267,7 @@ class SimStation:
                 away = max(
                     self.behaviour.reconnect_delay, self._offline_until - self.clock.monotonic()
                 )
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(stop.wait(), away)
+                await wait_event(stop, away)
         finally:
             faults.cancel()
 
@@ -277,8 +276,7 @@ class SimStation:
         started = self.clock.monotonic()
         for fault in sorted(self.behaviour.faults, key=lambda f: float(f.get("at", 0))):
             delay = started + float(fault.get("at", 0)) - self.clock.monotonic()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), max(0.0, delay))
+            await wait_event(stop, max(0.0, delay))
             if stop.is_set():
                 return
             await self.connected.wait()
