@@ -117,6 +117,8 @@ ln -sfn ../run/systemd/resolve/stub-resolv.conf "$t/etc/resolv.conf"
 # Empty, not "uninitialized": a read-only root must not look like a first boot to PID 1;
 # the boot script passes systemd.machine_id= once the device has saved one.
 : > "$t/etc/machine-id"
+install -d "$t/var/lib/dbus"
+ln -sfn /etc/machine-id "$t/var/lib/dbus/machine-id"
 
 if [ "$CONSOLE" = 1 ]; then
   log "CONSOLE=1: debug report on the serial console (no login)"

@@ -52,6 +52,8 @@ else
   log "reusing the bootstrap in $BASE ($stamp)"
 fi
 "$IMAGE_DIR/scripts/fetch-firmware.sh" "$BASE"
-cp -a --reflink=auto "$BASE" "$ROOTFS"
+# Contents, not the path: BASE may be a symlink to a shared bootstrap.
+mkdir -p "$ROOTFS"
+cp -a --reflink=auto "$BASE/." "$ROOTFS/"
 "$IMAGE_DIR/scripts/customize.sh" "$ROOTFS"
 log "rootfs ready: $(du -sh --exclude=proc "$ROOTFS" | cut -f1)"
