@@ -360,8 +360,10 @@ def _settings(args: argparse.Namespace, *, sim: bool) -> Settings:
         web["port"] = args.ui_port
     elif sim:
         web.setdefault("port", 8443)
+    if sim:
+        web.setdefault("redirect_port", 0)  # port 80 is the device's; not for a dev machine
     if args.bind is not None:
-        web["bind"] = args.bind
+        web["host"] = args.bind
     raw["web"] = web
     return parse_settings(raw)
 

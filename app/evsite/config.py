@@ -17,6 +17,8 @@ from evsite.config_errors import ConfigError
 from evsite.load_management import LoadSettings, parse_load_settings
 from evsite.ocpp.central import CentralSettings
 from evsite.ocpp.server import ServerSettings
+from evsite.uplink.settings import UplinkSettings, parse_uplink_settings
+from evsite.web.settings import WebSettings
 
 __all__ = ["ConfigError", "Settings", "load_raw", "parse_settings"]
 
@@ -39,6 +41,8 @@ class Settings:
     hostname: str = "evsite"
     raw: Mapping[str, Any] = field(default_factory=dict)
     load: LoadSettings = field(default_factory=lambda: parse_load_settings({}))
+    uplink: UplinkSettings = field(default_factory=lambda: parse_uplink_settings({}))
+    web: WebSettings = field(default_factory=WebSettings)
 
 
 def load_raw(path: Path | None) -> dict[str, Any]:
@@ -144,4 +148,14 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
     hostname = device.get_str("hostname", "evsite")
     if not hostname or len(hostname) > 63 or not hostname.replace("-", "").isalnum():
         raise ConfigError("device.hostname", "must be 1-63 letters, digits or '-'")
-    return Settings(ocpp=ocpp, hostname=hostname, raw=raw, load=parse_load_settings(raw))
+    web = raw.get("web", {})
+    if not isinstance(web, Mapping):
+        raise ConfigError("web", "must be a table")
+    return Settings(
+        ocpp=ocpp,
+        hostname=hostname,
+        raw=raw,
+        load=parse_load_settings(raw),
+        uplink=parse_uplink_settings(raw),
+        web=WebSettings.from_config(web),
+    )

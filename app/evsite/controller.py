@@ -14,7 +14,6 @@ from evsite import __version__
 from evsite.clock import Clock
 from evsite.config import Settings
 from evsite.load_management import LoadManagement
-from evsite.ocpp.authorize import LocalAuthorizer
 from evsite.ocpp.central import CentralSystem
 from evsite.ocpp.commands import StationCommands
 from evsite.ocpp.events import EventBus
@@ -28,8 +27,14 @@ from evsite.store.db import Database, open_database
 from evsite.store.stations import StationRepository
 from evsite.store.transactions import TransactionRepository
 from evsite.tls import ensure_self_signed, server_context
+from evsite.uplink.schema import UPLINK_MIGRATIONS
+from evsite.uplink.service import Uplink
+from evsite.web.schema import WEB_MIGRATIONS
 
 log = logging.getLogger("evsite")
+
+# Every package that owns tables hands in its migrations here, the one place that knows them.
+MIGRATIONS = {"web": WEB_MIGRATIONS, "uplink": UPLINK_MIGRATIONS}
 
 # asyncio gives every TLS connection a 256 KiB read buffer; a TLS record carries at most
 # 16 KiB of plaintext (plus header and tag), so 18 KiB loses nothing and saves ~238 KiB per
@@ -64,7 +69,7 @@ class Controller:
         self.settings = settings
         self.data_dir = data_dir
         self.clock = clock
-        self.db = db or open_database(data_dir)
+        self.db = db or open_database(data_dir, MIGRATIONS)
         self.audit = AuditLog(self.db, clock)
         self.writer = GroupCommitter(self.db)
         self.stations = StationRepository(self.db, clock, self.writer)
@@ -73,10 +78,13 @@ class Controller:
         self.events = EventBus()
         self.live = LiveState()
         self.events.subscribe(self.live.apply)
+        # The uplink decides authorization (local list, cache, CSMS) in every mode; in
+        # standalone mode it answers from the local badge list alone.
+        self.uplink = Uplink(settings.uplink, self.db, self.writer, self.audit, self.badges, clock)
         self.central = CentralSystem(
             self.stations,
             self.transactions,
-            LocalAuthorizer(self.badges, clock),
+            self.uplink.authorizer,
             self.audit,
             self.events,
             clock,
@@ -106,16 +114,20 @@ class Controller:
             self.central.handlers(),
             server_context(cert, key, settings.ocpp.client_ca),
         )
+        self.uplink.attach(self.server)
         self.commands = StationCommands(self.server)
         self.load = LoadManagement(
             settings.load, clock, self.events, self.live, self.commands, self.audit
         )
+        if self.load.loop is not None:
+            self.uplink.profiles.subscribe(self._csms_profile_changed)
         self.ports = Ports()
         self._watcher: asyncio.Task[None] | None = None
         self._status_task: asyncio.Task[None] | None = None
 
     async def start(self) -> Ports:
         """Start serving stations."""
+        await self.uplink.start()  # first, so the startup record is forwarded to the CSMS
         self.audit.record("startup", detail={"version": __version__})
         bound = await self.server.start()
         self.ports.ocpp_tls = bound[0]
@@ -132,9 +144,15 @@ class Controller:
             if task:
                 task.cancel()
         await self.load.stop()
+        await self.uplink.stop()
         await self.server.stop()
         self.audit.record("shutdown")
         self.writer.close()
+
+    def _csms_profile_changed(self, station_id: str) -> None:
+        """A CSMS set or cleared a profile: the station gets the tighter of it and ours."""
+        if self.load.loop is not None:
+            self.load.loop.set_csms_limit(station_id, self.uplink.profiles.limit_a(station_id, 1))
 
     def status(self) -> dict[str, Any]:
         """The live status as plain data (what `evsite status` shows)."""

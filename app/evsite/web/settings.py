@@ -41,7 +41,7 @@ class WebSettings:
         if "host" in raw:
             values["host"] = _address("web.host", raw["host"])
         for key, low, high in (
-            ("port", 1, 65535),
+            ("port", 0, 65535),
             ("redirect_port", 0, 65535),
             ("threads", 2, 64),
             ("idle_timeout_s", 60, 24 * 3600),

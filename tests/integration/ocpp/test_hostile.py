@@ -164,6 +164,10 @@ async def test_a_slow_handler_does_not_stall_the_connection(site: Site) -> None:
 async def test_rejected_boot_blocks_other_requests(site: Site) -> None:
     """A station removed while connected gets Rejected and cannot transact."""
     key = site.enroll("CP-1")
+    # The store watcher would cut the removed station off at once (that has its own test);
+    # here the station must stay on long enough to send a BootNotification.
+    assert site.controller._watcher is not None
+    site.controller._watcher.cancel()
     async with site.raw("CP-1", key) as ws:
         site.controller.stations.remove("CP-1")
         answer = await raw_exchange(ws, f'[2,"b","BootNotification",{BOOT}]')

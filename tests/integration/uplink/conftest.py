@@ -16,7 +16,6 @@ from evsite.config import parse_settings
 from evsite.controller import Controller
 from evsite.ocpp.keys import generate_key
 from evsite.sim.csms import SimCsms, SimPki, handles, wait_until
-from evsite.uplink.runner import build
 from evsite.uplink.service import Uplink
 from tests.integration.ocpp.conftest import basic, client_tls
 
@@ -148,16 +147,15 @@ async def make_site(
     async def make(upstream: SimCsms | None = None, **extra: Any) -> UplinkSite:
         target = upstream or csms
         settings = parse_settings(uplink_config(target, pki, **extra))
-        controller, uplink = build(settings, tmp_path / "data", SystemClock())
-        await uplink.start()
+        controller = Controller(settings, tmp_path / "data", SystemClock())
+        uplink = controller.uplink
         ports = await controller.start()
         assert ports.ocpp_tls
         started.append((controller, uplink))
         return UplinkSite(controller, uplink, ports.ocpp_tls, target, pki)
 
     yield make
-    for controller, uplink in started:
-        await uplink.stop()
+    for controller, _ in started:
         await controller.stop()
         controller.db.close()
 

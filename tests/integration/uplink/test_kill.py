@@ -49,7 +49,7 @@ class Evsite:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "evsite.uplink",
+            "evsite",
             "run",
             "--config",
             str(config),
