@@ -21,6 +21,9 @@ from evsite.ocpp.keys import KeyError_, check_key, generate_key
 from evsite.store.audit import AuditLog
 from evsite.store.db import open_database
 from evsite.store.stations import StationRepository
+from evsite.update import commands as update_commands
+from evsite.uplink import commands as uplink_commands
+from evsite.web import commands as web_commands
 
 DEVICE_DATA_DIR = Path("/data/evsite")
 log = logging.getLogger("evsite")
@@ -193,6 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--out", type=Path, help="file to write (default: stdout)")
     export.set_defaults(func=cmd_audit_export)
+    # Each package adds its own admin commands; they get --data-dir and --config too.
+    web_commands.register(sub, [_common()])
+    update_commands.register(sub, [_common()])
+    uplink_commands.register(sub, _common())
     return parser
 
 
@@ -419,6 +426,11 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `evsite` command."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        args.raw_config = load_raw(getattr(args, "config", None))
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         result: int = args.func(args)
     except (ConfigError, KeyError_) as exc:
