@@ -7,7 +7,10 @@ STAMP := $(VENV)/.installed
 DATA_DIR ?= .run
 STATIONS ?= 10
 # Debian packages the tests drive as real peers (socat makes the RS-485 pseudo-terminal pair).
-TEST_DEBS := socat openssl libubootenv-tool u-boot-tools
+TEST_DEBS := socat openssl libubootenv-tool u-boot-tools chromium chromium-driver
+# sslyze pins a cryptography older than ours, so it lives in a venv of its own.
+SSLYZE_VENV := .venv-sslyze
+SSLYZE_STAMP := $(SSLYZE_VENV)/.installed
 
 .PHONY: help run test lint unit bench deps system-deps clean image bundle
 
@@ -20,7 +23,12 @@ $(STAMP): pyproject.toml requirements/runtime.txt requirements/dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-deps: $(STAMP)  ## create .venv with the pinned Python packages
+$(SSLYZE_STAMP): requirements/sslyze.txt
+	test -d $(SSLYZE_VENV) || $(PYTHON) -m venv $(SSLYZE_VENV)
+	$(SSLYZE_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/sslyze.txt
+	touch $(SSLYZE_STAMP)
+
+deps: $(STAMP) $(SSLYZE_STAMP)  ## create .venv (and .venv-sslyze) with the pinned Python packages
 
 system-deps:  ## install the Debian packages the tests need (as root), or say how
 	@missing=""; for p in $(TEST_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -37,7 +45,7 @@ lint: $(STAMP)  ## ruff and mypy
 	$(VENV)/bin/ruff format --check app tests signing
 	$(VENV)/bin/mypy
 
-unit: $(STAMP) system-deps  ## pytest only
+unit: $(STAMP) $(SSLYZE_STAMP) system-deps  ## pytest only
 	$(VENV)/bin/pytest -q
 
 test: $(STAMP) system-deps lint unit  ## lint, then the whole fast suite
