@@ -26,14 +26,13 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from evsite.clock import SystemClock
 from evsite.config import parse_settings
-from evsite.controller import ocpp_tls_paths
+from evsite.controller import Controller, ocpp_tls_paths
 from evsite.store.audit import AuditLog
 from evsite.store.badges import BadgeRepository
 from evsite.store.commit import GroupCommitter
 from evsite.store.db import open_database
 from evsite.uplink.credentials import CredentialStore
 from evsite.uplink.outbox import Outbox
-from evsite.uplink.runner import build
 from evsite.uplink.schema import UPLINK_MIGRATIONS
 from evsite.uplink.service import Uplink
 from evsite.uplink.settings import parse_uplink_settings
@@ -82,13 +81,13 @@ async def serve_evsite(data_dir: Path, csms_port: int, ca: Path, stations: int) 
             "uplink": uplink_table(csms_port, ca),
         }
     )
-    controller, uplink = build(settings, data_dir, SystemClock())
+    controller = Controller(settings, data_dir, SystemClock())
+    uplink = controller.uplink
     for n in range(stations):
         station_id = f"U{n:05d}"
         if not controller.stations.exists(station_id):
             controller.stations.add(station_id, BENCH_KEY, 2)
             uplink.credentials.set_password(station_id, PASSWORD)
-    await uplink.start()
     ports = await controller.start()
     print(f"READY {ports.ocpp_tls}", flush=True)
     await asyncio.Future()
