@@ -58,7 +58,7 @@ class WebSettings:
                 _name_or_address("web.cert_names", name)
             values["cert_names"] = tuple(names)
         settings = cls(**values)
-        if settings.redirect_port == settings.port:
+        if settings.redirect_port and settings.redirect_port == settings.port:
             raise ConfigError("web.redirect_port", "must differ from web.port")
         if settings.idle_timeout_s > settings.absolute_timeout_s:
             raise ConfigError("web.idle_timeout_s", "must not exceed web.absolute_timeout_s")
