@@ -12,10 +12,10 @@ TEST_DEBS := socat openssl libubootenv-tool u-boot-tools chromium chromium-drive
 SSLYZE_VENV := .venv-sslyze
 SSLYZE_STAMP := $(SSLYZE_VENV)/.installed
 
-.PHONY: help run test lint unit bench deps system-deps clean image bundle
+.PHONY: help run test lint unit bench deps system-deps clean bundle
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 $(STAMP): pyproject.toml requirements/runtime.txt requirements/dev.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -53,5 +53,20 @@ test: $(STAMP) system-deps lint unit  ## lint, then the whole fast suite
 bench: $(STAMP) system-deps  ## benchmarks: numbers side by side with a baseline
 	$(PY) -m tests.bench
 
+# The signed update bundle of a built image. Without SIGNING_KEY the development key
+# (made outside the repository on first use) signs it, and the bundle says so.
+SIGNING_KEY ?=
+VERSION ?= $(shell $(PYTHON) -c "import re;print(re.search(r'__version__ = \"(.+)\"', open('app/evsite/__init__.py').read())[1])")
+MIN_VERSION ?= $(VERSION)
+BUNDLE_BUILD ?= $(if $(SIGNING_KEY),release,development)
+
+bundle: $(STAMP)  ## sign out/$(BOARD)/{boot.img,rootfs.squashfs} into out/evsite-<version>-$(BOARD).bundle
+	$(PY) signing/evsite-sign sign $(if $(SIGNING_KEY),--key $(SIGNING_KEY),) \
+	  --payload boot=$(OUT)/$(BOARD)/boot.img --payload rootfs=$(OUT)/$(BOARD)/rootfs.squashfs \
+	  --version $(VERSION) --min-version $(MIN_VERSION) --board $(BOARD) --build $(BUNDLE_BUILD) \
+	  --out $(OUT)/evsite-$(VERSION)-$(BOARD).bundle
+
 clean:  ## remove the venv, run data and build outputs
 	rm -rf $(VENV) $(DATA_DIR) out build
+
+include image/image.mk
