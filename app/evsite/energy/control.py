@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from evsite.aio import wait_event
+from evsite.audit_sink import AuditSink
 from evsite.clock import Clock
 from evsite.energy.allocate import AllocationResult, StationLimit, allocate
 from evsite.energy.model import CircuitTree, PhaseAmps, Session
@@ -28,22 +29,6 @@ from evsite.energy.settings import Settings
 from evsite.energy.state import AllocationState
 
 log = logging.getLogger("evsite.energy")
-
-
-class AuditSink(Protocol):
-    """Records security-relevant events (the audit log fits)."""
-
-    def record(
-        self,
-        event: str,
-        *,
-        actor: str = "system",
-        source: str = "",
-        outcome: str = "ok",
-        detail: Mapping[str, object] | None = None,
-    ) -> None:
-        """Record one event."""
-        ...
 
 
 class LimitSink(Protocol):

@@ -14,29 +14,16 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
+from evsite.audit_sink import AuditSink
 from evsite.clock import Clock, iso_utc
 from evsite.store.db import Database
 
 GENESIS = "0" * 64
 log = logging.getLogger("evsite.audit")
 
-
-class AuditSink(Protocol):
-    """Anything that records security events (the audit log, or a test double)."""
-
-    def record(
-        self,
-        event: str,
-        *,
-        actor: str = "system",
-        source: str = "",
-        outcome: str = "ok",
-        detail: Mapping[str, Any] | None = None,
-    ) -> None:
-        """Record one security-relevant event."""
-        ...
+__all__ = ["AuditLog", "AuditRecord", "AuditSink", "chain_hash"]
 
 
 @dataclass(frozen=True)
