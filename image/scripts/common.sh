@@ -57,9 +57,10 @@ fs_uuid() { uuidgen --sha1 --namespace @url --name "evsite:$BOARD:$VERSION:fs:$1
 fat_id() { fs_uuid "$1" | tr -d '-' | cut -c1-8; }
 
 # Host packages the build runs; checked, installed when root, otherwise named.
+# (libubootenv-tool and nftables are for the image tests: fw_printenv, nft -c.)
 HOST_DEBS="mmdebstrap qemu-user-static binfmt-support arch-test mtools dosfstools squashfs-tools \
-e2fsprogs fdisk u-boot-tools bmap-tools xz-utils uuid-runtime python3-venv zstd cpio \
-qemu-system-arm u-boot-qemu systemd-container"
+e2fsprogs fdisk u-boot-tools bmap-tools xz-utils uuid-runtime python3-pip \
+qemu-system-arm u-boot-qemu libubootenv-tool nftables"
 
 host_deps() {
   local missing="" p
