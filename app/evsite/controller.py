@@ -28,6 +28,7 @@ from evsite.store.db import Database, open_database
 from evsite.store.stations import StationRepository
 from evsite.store.transactions import TransactionRepository
 from evsite.tls import ensure_self_signed, server_context
+from evsite.update.system import UpdateSystem
 from evsite.uplink.schema import UPLINK_MIGRATIONS
 from evsite.uplink.service import Uplink
 from evsite.web.schema import WEB_MIGRATIONS
@@ -136,6 +137,7 @@ class Controller:
         self.ports = Ports()
         self._watcher: asyncio.Task[None] | None = None
         self._status_task: asyncio.Task[None] | None = None
+        self.updates: UpdateSystem | None = None  # set by the boot check where configured
 
     async def start(self) -> Ports:
         """Start serving stations."""
