@@ -146,3 +146,36 @@ async def test_tls_below_1_2_is_refused(site: Site) -> None:
         ):  # type: ignore[list-item]
             pass
     assert key
+
+
+async def test_removal_by_another_process_closes_the_connection_within_a_second(
+    site: Site,
+) -> None:
+    """`evsite station remove` runs as its own process; the controller notices the store."""
+    import subprocess
+    import sys
+    import time
+
+    key = site.enroll("CP-1")
+    async with site.raw("CP-1", key) as ws:
+        result = await asyncio.to_thread(
+            subprocess.run,
+            [
+                sys.executable,
+                "-m",
+                "evsite",
+                "station",
+                "remove",
+                "CP-1",
+                "--data-dir",
+                str(site.controller.data_dir),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        removed_at = time.monotonic()
+        await asyncio.wait_for(ws.wait_closed(), 5)
+        assert ws.close_code == 1008
+        assert time.monotonic() - removed_at < 2
