@@ -37,7 +37,7 @@ from evsite.update.manifest import (
 from evsite.update.signature import SIGNATURE_BLOCK_BYTES, parse_signature_block, sign_manifest
 
 MAGIC = b"EVSBNDL\x01"
-CHUNK_BYTES = 1024 * 1024
+CHUNK_BYTES = 4 * 1024 * 1024
 _U32 = struct.Struct(">I")
 
 
