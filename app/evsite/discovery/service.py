@@ -161,7 +161,7 @@ class Discovery:
             "addresses": list(self._addresses),
             "host": self._announcer.host if self._announcer else None,
             "service": self._announcer.service if self._announcer else None,
-            "discovery": self.counters.snapshot(),
+            "counters": self.counters.snapshot(),
             "candidates": {**self._recorder.counters.snapshot(), "known": self._recorder.known},
             "mdns": self._browser.counters.snapshot() if self._browser else {},
             "ssdp": self._ssdp.counters.snapshot() if self._ssdp else {},

@@ -66,7 +66,7 @@ async def test_second_device_with_the_same_name_renames_itself(
     assert first.status()["host"] == "evsite-b.local."
     assert second.status()["host"] == "evsite-b-2.local."
     assert second.status()["service"] == f"evsite-b-2.{HTTPS}"
-    assert second.status()["discovery"]["name_conflicts"] >= 1
+    assert second.status()["counters"]["name_conflicts"] >= 1
     info = AsyncServiceInfo(HTTPS, f"evsite-b-2.{HTTPS}")
     assert await info.async_request(lan.zeroconf, 3000)
     assert info.port == 9443

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator, Callable
 from typing import cast
 
@@ -122,3 +123,21 @@ async def test_ssdp_does_not_re_add_an_enrolled_station(
     await until(lambda: discovery.status()["candidates"]["enrolled"] == 1)
     assert store.stations.pending() == []
     assert store.discovered() == []
+
+
+async def test_busy_ssdp_port_is_counted_and_the_app_carries_on(
+    make_discovery: Callable[..., Discovery], store: Store
+) -> None:
+    blocker = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    blocker.bind((LOOPBACK, 0))  # no SO_REUSEADDR: nobody else may bind this port
+    port = blocker.getsockname()[1]
+    try:
+        raw = ssdp_only(9)
+        raw["ssdp"] = {"target": f"{LOOPBACK}:9", "source_port": port}
+        discovery = make_discovery(raw)
+        await discovery.start()
+        await until(lambda: discovery.status()["ssdp"]["socket_errors"] >= 1)
+        assert discovery.status()["ssdp"]["searches"] == 0
+        await discovery.stop()
+    finally:
+        blocker.close()
