@@ -15,6 +15,8 @@ from evsite.controller import Controller, ocpp_tls_paths
 from evsite.modbus.maps import get_map
 from evsite.ocpp.events import Event, MeterSampled, StationDisconnected, TransactionStopped
 from evsite.ocpp.keys import generate_key
+from evsite.platform.sim import SimPlatform
+from evsite.runtime import SETTINGS_FILE, WebFront, open_controller_db, start_web
 from evsite.sim.description import SiteDescription
 from evsite.sim.layout import default_energy, default_meter
 from evsite.sim.load_profile import LoadProfile, LoadProfileSettings
@@ -79,10 +81,19 @@ async def run_simulated_site(
         raw["energy"] = default_energy(ids)
     raw.setdefault("meters", default_meter(meter_port))
     settings = parse_settings(raw)
-    controller = Controller(settings, data_dir, clock)
+    controller = Controller(settings, data_dir, clock, open_controller_db(data_dir))
     follow_station_draw(controller, profile)
     keys = enroll_sim_stations(controller, count)
     ports = await controller.start()
+    try:
+        web = await start_web(
+            controller, SimPlatform(clock, controller.audit), data_dir / SETTINGS_FILE
+        )
+    except BaseException:
+        await controller.stop()
+        await meter_server.stop()
+        controller.db.close()
+        raise
     url = f"wss://localhost:{ports.ocpp_tls}/ocpp"
     cert, _ = ocpp_tls_paths(data_dir)
     tls = station_tls_context(cert)
@@ -101,11 +112,12 @@ async def run_simulated_site(
         )
         for sid in ids
     ]
-    print_banner(settings, data_dir, ports.ocpp_tls, count, meter_port)
+    print_banner(settings, data_dir, ports.ocpp_tls, count, meter_port, web)
     tasks = [asyncio.create_task(s.run(stop)) for s in stations]
     try:
         await stop.wait()
     finally:
+        await web.stop()
         await asyncio.gather(*tasks, return_exceptions=True)
         await controller.stop()
         await meter_server.stop()
@@ -135,22 +147,24 @@ def follow_station_draw(controller: Controller, profile: LoadProfile) -> None:
 
 
 def print_banner(
-    settings: Settings, data_dir: Path, ocpp_port: int | None, count: int, meter_port: int
+    settings: Settings,
+    data_dir: Path,
+    ocpp_port: int | None,
+    count: int,
+    meter_port: int,
+    web: WebFront,
 ) -> None:
     """Tell the newcomer where everything is."""
-    web = settings.raw.get("web", {})
-    ui_port = web.get("port", 8443)
-    secret_file = data_dir / "setup-secret"
     lines = [
         "",
         "evsite simulated site is running",
-        f"  web UI:         https://127.0.0.1:{ui_port}/",
+        f"  web UI:         {web.url(settings.web.host)}",
         f"  OCPP stations:  wss://127.0.0.1:{ocpp_port}/ocpp/<stationId>",
         f"  simulated:      {count} stations (sim-001 ...), badges SIMCAR001-{SIM_BADGE_COUNT:03d}",
         f"  site meter:     SDM630 over Modbus TCP at 127.0.0.1:{meter_port}, unit 1",
         f"  data directory: {data_dir}",
     ]
-    if secret_file.exists():
-        lines.append(f"  first-access setup secret: {secret_file.read_text().strip()}")
+    if web.service.setup_secret is not None:
+        lines.append(f"  first-access setup secret: {web.service.setup_secret}")
     lines += ["  stop with Ctrl-C", ""]
     print("\n".join(lines), flush=True)
