@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from zeroconf import InterfaceChoice
@@ -92,18 +93,22 @@ class Discovery:
         await self._recorder.stop()
 
     async def _close_zeroconf(self) -> None:
-        try:
-            if self._browser is not None:
-                await self._browser.stop()
-            if self._announcer is not None:
-                await self._announcer.withdraw()
-            if self._zc is not None:
-                await self._zc.async_close()
-        except Exception:
-            self.counters.inc("errors")
-            log.exception("closing mDNS failed")
-        finally:
-            self._browser = self._announcer = self._zc = None
+        browser, announcer, zc = self._browser, self._announcer, self._zc
+        self._browser = self._announcer = self._zc = None
+        # Each step on its own: a failed goodbye must not leave the sockets open.
+        steps: list[Callable[[], Awaitable[None]]] = []
+        if browser is not None:
+            steps.append(browser.stop)
+        if announcer is not None:
+            steps.append(announcer.withdraw)
+        if zc is not None:
+            steps.append(zc.async_close)
+        for step in steps:
+            try:
+                await step()
+            except Exception:
+                self.counters.inc("errors")
+                log.exception("closing mDNS failed")
 
     async def _run(self) -> None:
         while True:
@@ -116,24 +121,30 @@ class Discovery:
 
     async def _refresh(self) -> None:
         """Bring zeroconf up, or follow changed addresses."""
+        addresses = self.addresses()
+        changed = addresses != self._addresses
+        self._addresses = addresses
         if not self._wants_zeroconf:
             return
-        addresses = self.addresses()
+        configured = bool(self._settings.interfaces)
         if self._zc is None:
-            self._open_zeroconf()
-        elif addresses != self._addresses:
+            if configured and not addresses:
+                return  # none of the configured interfaces is up yet
+            self._open_zeroconf(addresses)
+        elif changed:
             self.counters.inc("address_changes")
-            if not self._settings.interfaces:
+            if not configured:
                 await self._zc.async_update_interfaces()
-        self._addresses = addresses
+            elif addresses:
+                chosen: list[str | int] = [*addresses]
+                await self._zc.async_update_interfaces(chosen)
         if self._announcer is not None:
             await self._announcer.update(addresses)
 
-    def _open_zeroconf(self) -> None:
+    def _open_zeroconf(self, addresses: list[str]) -> None:
         s = self._settings
-        interfaces: InterfaceChoice | list[str | int] = (
-            list(s.interfaces) if s.interfaces else InterfaceChoice.All
-        )
+        chosen: list[str | int] = [*addresses]
+        interfaces = chosen if s.interfaces else InterfaceChoice.All
         try:
             self._zc = AsyncZeroconf(interfaces=interfaces)
         except (OSError, RuntimeError) as exc:  # no interface, or 5353 not available

@@ -7,8 +7,9 @@ import ipaddress
 from evsite.discovery.addresses import lan_addresses
 
 
-def test_configured_addresses_are_used_as_given() -> None:
-    assert lan_addresses(("127.0.0.1", "10.0.0.2")) == ["127.0.0.1", "10.0.0.2"]
+def test_configured_addresses_are_used_while_the_host_has_them() -> None:
+    # 203.0.113.0/24 is reserved for documentation: no interface here has it.
+    assert lan_addresses(("203.0.113.77", "127.0.0.1")) == ["127.0.0.1"]
 
 
 def test_all_interfaces_means_every_ipv4_address_but_loopback() -> None:
