@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-_BARE = re.compile(r"^[A-Za-z0-9_-]+$")
+_BARE = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def dumps(data: Mapping[str, Any]) -> str:
@@ -51,7 +51,7 @@ def write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
 
 
 def _key(name: str) -> str:
-    return name if _BARE.match(name) else _string(name)
+    return name if _BARE.fullmatch(name) else _string(name)
 
 
 def _dotted(path: tuple[str, ...]) -> str:
