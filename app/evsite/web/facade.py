@@ -22,9 +22,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from evsite.store.audit import AuditRecord
+from evsite.update.service import UpdateJob, UpdateRefused, UpdateStatus
+
+__all__ = ["UpdateJob", "UpdateRefused", "UpdateStatus"]  # re-exported for the web layer
 
 PhaseValues = tuple[float, float, float]
 DiscoverySource = Literal["connection", "mdns", "ssdp"]
@@ -390,6 +394,45 @@ class PlatformActions(Protocol):
         ...
 
 
+# --- signed updates ------------------------------------------------------------------
+
+
+class UpdateActions(Protocol):
+    """Signed updates: receive a bundle, install it in the background, reboot into it.
+
+    `evsite.update.service.UpdateService` implements this for real (and
+    `UnavailableUpdates` where the device has no update system). Refusals raise
+    `UpdateRefused` (its `code` says which: unavailable, busy, too-large,
+    no-space, no-trial, unknown-upload; its message is shown as is). A bundle
+    the installer refuses is not an exception here: the job ends "failed" with
+    the installer's reason code and message.
+    """
+
+    def update_status(self) -> UpdateStatus:
+        """Running version, booted and other slot, armed trial, last rejection, current job."""
+        ...
+
+    def update_job(self) -> UpdateJob | None:
+        """The current or last update job (cheap enough to poll every second)."""
+        ...
+
+    def begin_update_upload(self, size: int, *, actor: str, source: str, name: str = "") -> Path:
+        """Reserve the new file (in the data directory) an upload of `size` bytes goes into."""
+        ...
+
+    def start_update(self, upload: Path, *, actor: str, source: str) -> UpdateJob:
+        """Install the completely received upload in the background; return its job."""
+        ...
+
+    def abort_update_upload(self, upload: Path, reason: str, message: str, *, source: str) -> None:
+        """The upload failed while being received: delete the file, record and audit why."""
+        ...
+
+    def reboot_into_update(self, *, actor: str, source: str) -> None:
+        """Reboot into the installed trial slot (audited)."""
+        ...
+
+
 # --- EMS -------------------------------------------------------------------------------
 
 
@@ -423,6 +466,7 @@ class SiteFacade(
     SettingsStore,
     AuditView,
     PlatformActions,
+    UpdateActions,
     EmsControl,
     Protocol,
 ):

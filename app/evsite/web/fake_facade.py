@@ -9,10 +9,13 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import evsite
 from evsite.clock import Clock, iso_utc
 from evsite.store.audit import GENESIS, AuditRecord, chain_hash
+from evsite.update.service import UnavailableUpdates
 from evsite.web.facade import (
     AddressSeen,
     Badge,
@@ -31,6 +34,9 @@ from evsite.web.facade import (
     SiteSnapshot,
     SshState,
     StationSnapshot,
+    UpdateActions,
+    UpdateJob,
+    UpdateStatus,
 )
 
 _SETTINGS: dict[str, dict[str, Any]] = {
@@ -71,8 +77,19 @@ def _parse_field(value: Any, text: str) -> Any:
 class FakeFacade:
     """A site with made-up stations, sessions and badges; records every command."""
 
-    def __init__(self, clock: Clock, stations: int = 3, sessions: int = 20) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        stations: int = 3,
+        sessions: int = 20,
+        updates: UpdateActions | None = None,
+    ) -> None:
         self._clock = clock
+        # Updates are the real thing when a test composes an UpdateService in (file slots,
+        # simulated bootchooser); the demo site has none.
+        self.updates: UpdateActions = updates or UnavailableUpdates(
+            "updates are not part of the demo site", evsite.__version__
+        )
         self._lock = threading.RLock()
         now = clock.now()
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
@@ -409,6 +426,33 @@ class FakeFacade:
     def setup_window_open(self) -> bool:
         """The test decides."""
         return self.setup_window
+
+    # --- signed updates (delegated)
+
+    def update_status(self) -> UpdateStatus:
+        """The composed update actions' status."""
+        return self.updates.update_status()
+
+    def update_job(self) -> UpdateJob | None:
+        """The composed update actions' job."""
+        return self.updates.update_job()
+
+    def begin_update_upload(self, size: int, *, actor: str, source: str, name: str = "") -> Path:
+        """Delegated."""
+        return self.updates.begin_update_upload(size, actor=actor, source=source, name=name)
+
+    def start_update(self, upload: Path, *, actor: str, source: str) -> UpdateJob:
+        """Delegated."""
+        return self.updates.start_update(upload, actor=actor, source=source)
+
+    def abort_update_upload(self, upload: Path, reason: str, message: str, *, source: str) -> None:
+        """Delegated."""
+        self.updates.abort_update_upload(upload, reason, message, source=source)
+
+    def reboot_into_update(self, *, actor: str, source: str) -> None:
+        """Delegated; recorded."""
+        self.calls.append(("reboot_into_update", ()))
+        self.updates.reboot_into_update(actor=actor, source=source)
 
     # --- EMS
 

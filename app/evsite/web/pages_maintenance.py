@@ -1,4 +1,4 @@
-"""Maintenance: audit log, diagnostics, reboot, SSH switch, certificate, factory reset."""
+"""Maintenance: audit log, firmware update, diagnostics, reboot, SSH, certificate, factory reset."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from typing import Any
 
 from bottle import Bottle, HTTPResponse, request, response
 
+from evsite.web import pages_update
 from evsite.web.certs import CertificateError
 from evsite.web.context import WebContext
+from evsite.web.facade import UpdateRefused
 from evsite.web.guard import identity
 from evsite.web.routing import route
 from evsite.web.validate import valid_int
@@ -31,6 +33,10 @@ def install(app: Bottle, ctx: WebContext) -> None:
             records=ctx.facade.audit_records(prefix, 200),
             ssh=ctx.facade.ssh_state(),
             cert=ctx.certificate.info(),
+            update=ctx.facade.update_status(),
+            job_text=pages_update.job_text,
+            job_percent=pages_update.job_percent,
+            scripts=["update.js"],
             **values,
         )
 
@@ -70,6 +76,19 @@ def install(app: Bottle, ctx: WebContext) -> None:
         audit(ctx, "device.reboot")
         ctx.facade.reboot()
         return overview(message="The device is rebooting; reload this page in a minute.")
+
+    @route(app, "POST", "/maintenance/update/reboot")
+    def reboot_into_update() -> str:
+        ident = identity()
+        try:
+            ctx.facade.reboot_into_update(actor=ident.actor, source=ident.source)
+        except UpdateRefused as exc:
+            return overview(409, error=f"Not rebooted: {exc.message}.")
+        return overview(
+            message="The device is rebooting into the new version; reload this page in a "
+            "few minutes. If the new version fails its health check, the device comes back "
+            "to the old one by itself."
+        )
 
     @route(app, "POST", "/maintenance/ssh")
     def ssh() -> str | HTTPResponse:
@@ -112,3 +131,5 @@ def install(app: Bottle, ctx: WebContext) -> None:
         ctx.reload_tls()
         audit(ctx, "certificate.replaced", subject=info.subject, sha256=info.sha256)
         return done("/maintenance", "cert-replaced")
+
+    pages_update.install(app, ctx)

@@ -93,6 +93,9 @@ ROUTE_ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/maintenance/ssh"): Access.ADMIN,
     ("POST", "/maintenance/factory-reset"): Access.ADMIN,
     ("POST", "/maintenance/certificate"): Access.ADMIN,
+    ("POST", "/maintenance/update/reboot"): Access.ADMIN,
+    ("POST", "/ui/update/upload"): Access.ADMIN,
+    ("GET", "/ui/update/status.json"): Access.ADMIN,
     # EMS REST API
     ("GET", "/api/v1/openapi.json"): Access.PUBLIC,
     ("GET", "/api/v1/site"): Access.API_READ,
