@@ -46,7 +46,7 @@ log = logging.getLogger("evsite.update")
 
 Origin = Literal["web", "ocpp"]
 JobPhase = Literal["receiving", "verify", "write", "installed", "failed"]
-OtherSlotState = Literal["empty", "fallback", "trial", "unbootable", "unknown"]
+OtherSlotState = Literal["fallback", "trial", "unbootable", "unknown"]
 RefusalCode = Literal["unavailable", "busy", "too-large", "no-space", "no-trial", "unknown-upload"]
 ACTIVE_PHASES: frozenset[str] = frozenset({"receiving", "verify", "write"})
 UPLOAD_PREFIX = "incoming-"
@@ -270,11 +270,14 @@ class UpdateService:
         def progress(p: Progress) -> None:
             self._update(job_id, phase=p.phase, done=p.done, total=p.total)
 
+        result: InstallResult | None = None
+        error: BaseException | None = None
         try:
             result = self._system.installer.install(
                 upload, progress=progress, actor=actor, source=source
             )
         except UpdateError as exc:
+            error = exc
             self._update(
                 job_id,
                 phase="failed",
@@ -282,8 +285,8 @@ class UpdateService:
                 message=exc.message,
                 finished_at=self._clock.now(),
             )
-            future.set_exception(exc)
         except BaseException as exc:
+            error = exc
             # A bug, not a refusal: the page says so and the log has the traceback.
             log.exception("update install failed unexpectedly")
             self._update(
@@ -300,7 +303,6 @@ class UpdateService:
                 outcome="error",
                 detail={"reason": "internal-error", "message": repr(exc)[:200]},
             )
-            future.set_exception(exc)
         else:
             self._update(
                 job_id,
@@ -309,12 +311,16 @@ class UpdateService:
                 slot=result.slot,
                 finished_at=self._clock.now(),
             )
+        # Clean up before anyone waiting on the future hears the outcome.
+        with contextlib.suppress(FileNotFoundError):
+            upload.unlink()
+        with self._lock:
+            self._boot = None  # the install changed the boot order
+        if result is not None:
             future.set_result(result)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                upload.unlink()
-            with self._lock:
-                self._boot = None  # the install changed the boot order
+        else:
+            assert error is not None
+            future.set_exception(error)
 
     def _update(self, job_id: int, **changes: object) -> None:
         with self._lock:
@@ -345,13 +351,7 @@ class UpdateService:
             running_version=self._running_version,
             booted_slot=booted,
             other_slot=other,
-            other_slot_state=_slot_state(
-                other,
-                boot,
-                pending.slot if pending else None,
-                written=other in state.versions
-                or (rejected is not None and rejected.slot == other),
-            ),
+            other_slot_state=_slot_state(other, boot, pending.slot if pending else None),
             other_slot_version=(
                 pending.version
                 if pending is not None and pending.slot == other
@@ -505,7 +505,7 @@ def _other(booted: str | None) -> str | None:
 
 
 def _slot_state(
-    other: str | None, boot: BootState | None, pending_slot: str | None, *, written: bool
+    other: str | None, boot: BootState | None, pending_slot: str | None
 ) -> OtherSlotState:
     if other is None or boot is None:
         return "unknown"
@@ -513,4 +513,4 @@ def _slot_state(
         return "trial"
     if other in boot.order and boot.left.get(other, 0) > 0:
         return "fallback"
-    return "unbootable" if written or pending_slot == other else "empty"
+    return "unbootable"  # empty, refused, rolled back, or being written

@@ -37,6 +37,8 @@ from evsite.uplink.txmap import TxMap, rewrite_call, transaction_id_of
 
 log = logging.getLogger("evsite.uplink")
 STATION_TIMEOUT = 25.0
+# Answers a CSMS request to the controller's own identity; None: not an action it serves.
+ControllerHandler = Callable[[Call], Awaitable[str | None]]
 # Actions whose payload evsite reads or acts on: checked against the schema first.
 _INSPECTED = frozenset(
     {
@@ -74,6 +76,7 @@ class CsmsCalls:
         self._audit = audit
         self._reconnect = reconnect
         self._tasks: set[asyncio.Task[None]] = set()
+        self.controller_handler: ControllerHandler | None = None  # e.g. firmware updates
 
     async def handle(self, identity: str, group: GroupSettings, call: Call) -> str:
         """The raw reply to one CSMS request."""
@@ -87,6 +90,10 @@ class CsmsCalls:
             if status is not None:
                 return encode_result(call.unique_id, {"status": status})
         if identity == self._settings.controller_id:
+            if self.controller_handler is not None:
+                reply = await self.controller_handler(call)
+                if reply is not None:
+                    return reply
             return encode_error(
                 call.unique_id, NOT_SUPPORTED, f"{call.action} is not served by the controller"
             )

@@ -26,7 +26,7 @@ from evsite.uplink.backoff import Backoff, Pacer
 from evsite.uplink.channel import Channel
 from evsite.uplink.credentials import CredentialStore
 from evsite.uplink.dialer import Dialer
-from evsite.uplink.downstream import CsmsCalls
+from evsite.uplink.downstream import ControllerHandler, CsmsCalls
 from evsite.uplink.link import UpstreamLink
 from evsite.uplink.outbox import Entry, Outbox
 from evsite.uplink.profiles import CsmsProfiles
@@ -137,6 +137,10 @@ class Uplink:
             task.cancel()
         channels, self._channels = list(self._channels.values()), {}
         await asyncio.gather(*(c.stop() for c in channels), return_exceptions=True)
+
+    def serve_controller(self, handler: ControllerHandler) -> None:
+        """Let `handler` answer CSMS requests to the controller's own identity (firmware)."""
+        self._downstream.controller_handler = handler
 
     def is_available(self, station_id: str) -> bool:
         """The station's CSMS is reachable and answering."""

@@ -26,7 +26,13 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from evsite.store.audit import AuditRecord
-from evsite.update.service import UpdateJob, UpdateRefused, UpdateStatus
+from evsite.update.service import (
+    UnavailableUpdates,
+    UpdateJob,
+    UpdateRefused,
+    UpdateService,
+    UpdateStatus,
+)
 
 __all__ = ["UpdateJob", "UpdateRefused", "UpdateStatus"]  # re-exported for the web layer
 
@@ -431,6 +437,11 @@ class UpdateActions(Protocol):
     def reboot_into_update(self, *, actor: str, source: str) -> None:
         """Reboot into the installed trial slot (audited)."""
         ...
+
+
+def _conforms(real: UpdateService, off: UnavailableUpdates) -> tuple[UpdateActions, ...]:
+    # Never called: mypy checks here that both implementations satisfy the Protocol.
+    return (real, off)
 
 
 # --- EMS -------------------------------------------------------------------------------
