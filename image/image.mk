@@ -1,22 +1,33 @@
 # evsite OS image targets; included by the root Makefile (`include image/image.mk`).
 #   make image            BOARD=cm4|qemu-arm64 OUT=out [CONSOLE=1] [VERSION=...]
+#                         [SIGNING_PUB=release/signing.pub]  (default: the development key)
 #   make image-inspect    check the built image without booting it
 #   make image-qemu-test  boot the qemu-arm64 image under QEMU and reach the app
+#   make image-variant    VARIANT=app-fails: a broken root payload for the rollback test
+#   make image-update-test  the update cycle under QEMU (install, trial, commit, rollback)
 BOARD ?= cm4
 OUT ?= out
 CONSOLE ?= 0
+# The public key the image trusts for updates; empty: the development key (dev images).
+SIGNING_PUB ?=
 IMAGE_PY ?= .venv/bin/python
 
-.PHONY: image image-inspect image-qemu-test image-clean
+.PHONY: image image-inspect image-qemu-test image-variant image-update-test image-clean
 
 image:  ## build the OS image: out/evsite-<version>-$(BOARD).img.xz (+ .bmap, payloads in out/$(BOARD)/)
-	BOARD=$(BOARD) OUT=$(OUT) CONSOLE=$(CONSOLE) image/build.sh
+	BOARD=$(BOARD) OUT=$(OUT) CONSOLE=$(CONSOLE) SIGNING_PUB=$(SIGNING_PUB) image/build.sh
 
 image-inspect:  ## inspect the built image (partitions, files, units, firewall, accounts)
 	EVSITE_IMAGE_BOARD=$(BOARD) EVSITE_IMAGE_OUT=$(OUT) $(IMAGE_PY) -m pytest -q -m image tests/image -k "not qemu"
 
 image-qemu-test:  ## boot the qemu-arm64 image under QEMU: health endpoint reached, SSH closed
-	EVSITE_IMAGE_BOARD=qemu-arm64 EVSITE_IMAGE_OUT=$(OUT) $(IMAGE_PY) -m pytest -q -m image tests/image -k qemu
+	EVSITE_IMAGE_BOARD=qemu-arm64 EVSITE_IMAGE_OUT=$(OUT) $(IMAGE_PY) -m pytest -q -m image tests/image/test_qemu_boot.py
+
+image-variant:  ## a broken root payload for the rollback test: out/$(BOARD)/variants/$(VARIANT)/
+	BOARD=$(BOARD) OUT=$(OUT) VARIANT=$(VARIANT) image/scripts/variant.sh
+
+image-update-test:  ## the update cycle under QEMU: web upload, trial boot, commit, rollbacks, power cuts
+	EVSITE_IMAGE_BOARD=qemu-arm64 EVSITE_IMAGE_OUT=$(OUT) $(IMAGE_PY) -m pytest -q -m image tests/image/test_qemu_update.py
 
 image-clean:  ## remove image build trees (keeps the download cache)
 	rm -rf build/cm4 build/qemu-arm64

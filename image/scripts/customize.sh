@@ -17,6 +17,11 @@ printf 'EVSITE_VERSION=%s\nEVSITE_BOARD=%s\n' "$VERSION" "$BOARD" > "$t/etc/evsi
 install -d "$t/usr/share/doc/evsite"
 cp "$REPO_DIR/docs/image.md" "$t/usr/share/doc/evsite/" 2>/dev/null || true
 
+log "device settings and update keyring"
+# /etc/evsite/config.toml (board, slots, helpers, ports) and the public key(s) bundles are
+# verified against; see scripts/device-config.sh.
+"$IMAGE_DIR/scripts/device-config.sh" "$t/etc/evsite"
+
 # Where everything is, for the helpers (and the update engineer's slot code).
 {
   echo "# Partitions of this image (GPT PARTUUIDs; the same in every version for $BOARD)."

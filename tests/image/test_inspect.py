@@ -102,7 +102,8 @@ def test_firmware_partition_holds_boot_script_and_a_fresh_boot_environment(
     assert {"boot.scr", "bootchooser1.env", "bootchooser2.env"} <= files
     assert "uboot.env" not in files  # U-Boot's own environment file is never used
     env = read_env(image.fat_spec("firmware"), tmp_path)
-    assert env == {"BOOT_ORDER": "A B", "BOOT_A_LEFT": "3", "BOOT_B_LEFT": "3"}
+    # A fresh device: slot A installed and first, B empty and out of the order.
+    assert env == {"BOOT_ORDER": "A", "BOOT_A_LEFT": "3", "BOOT_B_LEFT": "0"}
     if image.board == "cm4":
         assert {
             "start4.elf",
@@ -267,8 +268,10 @@ def test_app_unit_is_unprivileged_and_hardened(rootfs: Path) -> None:
         "ProtectSystem=strict",
         "ReadWritePaths=/data/evsite",
         "CapabilityBoundingSet=CAP_NET_BIND_SERVICE",
-        "ExecStart=/opt/evsite/venv/bin/evsite run --config /data/evsite/config.toml "
+        "ExecStart=/opt/evsite/venv/bin/evsite run --config /etc/evsite/config.toml "
         "--data-dir /data/evsite",
+        # An app that keeps failing reboots the device, so the boot counters can roll back.
+        "FailureAction=reboot",
     ):
         assert line in unit
     assert (rootfs / "opt/evsite/venv/bin/evsite").exists()

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# A deliberately broken root payload, for the update tests: VARIANT=<name> makes
+#   out/<board>/variants/<name>/rootfs.squashfs   (and boot.img, the normal one)
+# from build/<board>/rootfs without touching that tree: the difference is added as
+# mksquashfs pseudo files. Variants:
+#   app-fails   the app's unit runs /bin/false instead of the app: the new version never
+#               passes its health check, crash-loops, and the device must roll back.
+. "$(dirname "$0")/common.sh"
+VARIANT="${VARIANT:?set VARIANT (app-fails)}"
+[ -d "$ROOTFS/etc" ] || { echo "no root tree in $ROOTFS: run make image BOARD=$BOARD first" >&2; exit 2; }
+[ -f "$PAYLOADS/boot.img" ] || { echo "no $PAYLOADS/boot.img: run make image BOARD=$BOARD first" >&2; exit 2; }
+
+pseudo=()
+case "$VARIANT" in
+  app-fails)
+    dropin=etc/systemd/system/evsite.service.d
+    [ -d "$ROOTFS/$dropin" ] || pseudo+=(-p "$dropin d 755 0 0")
+    pseudo+=(-p "$dropin/99-variant-app-fails.conf f 644 0 0 printf '[Service]\\nExecStart=\\nExecStart=/bin/false\\n'")
+    ;;
+  *) echo "unknown VARIANT '$VARIANT' (have: app-fails)" >&2; exit 2 ;;
+esac
+
+dest="$PAYLOADS/variants/$VARIANT"
+mkdir -p "$dest"
+rm -f "$dest/rootfs.squashfs"
+# The same options as the real payload (scripts/payloads.sh), plus the pseudo files.
+mksquashfs "$ROOTFS" "$dest/rootfs.squashfs" -noappend -quiet -no-progress \
+  -comp zstd -Xcompression-level 15 -b 256K -processors "$(nproc)" -reproducible \
+  -wildcards -e 'boot/vmlinuz-*' 'boot/initrd.img-*' 'boot/System.map-*' 'proc/*' 'sys/*' 'dev/*' 'run/*' \
+  "${pseudo[@]}"
+cp --reflink=auto "$PAYLOADS/boot.img" "$dest/boot.img"
+log "variant $VARIANT: $dest"
