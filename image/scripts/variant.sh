@@ -23,10 +23,14 @@ esac
 dest="$PAYLOADS/variants/$VARIANT"
 mkdir -p "$dest"
 rm -f "$dest/rootfs.squashfs"
-# The same options as the real payload (scripts/payloads.sh), plus the pseudo files.
+# The same options as the real payload (scripts/payloads.sh), plus the pseudo files;
+# those go before -e, which takes every argument after it as an exclusion.
 mksquashfs "$ROOTFS" "$dest/rootfs.squashfs" -noappend -quiet -no-progress \
   -comp zstd -Xcompression-level 15 -b 256K -processors "$(nproc)" -reproducible \
-  -wildcards -e 'boot/vmlinuz-*' 'boot/initrd.img-*' 'boot/System.map-*' 'proc/*' 'sys/*' 'dev/*' 'run/*' \
-  "${pseudo[@]}"
+  "${pseudo[@]}" \
+  -wildcards -e 'boot/vmlinuz-*' 'boot/initrd.img-*' 'boot/System.map-*' 'proc/*' 'sys/*' 'dev/*' 'run/*'
+# Check that the breakage is really in: a variant identical to the payload proves nothing.
+unsquashfs -lls "$dest/rootfs.squashfs" "etc/systemd/system/evsite.service.d/99-variant-$VARIANT.conf" \
+  | grep -q "99-variant-$VARIANT.conf" || { echo "variant $VARIANT: drop-in missing" >&2; exit 1; }
 cp --reflink=auto "$PAYLOADS/boot.img" "$dest/boot.img"
 log "variant $VARIANT: $dest"
