@@ -18,6 +18,7 @@ from evsite import __version__
 from evsite.clock import SystemClock
 from evsite.config import ConfigError, Settings, load_raw, parse_settings
 from evsite.ocpp.keys import KeyError_, check_key, generate_key
+from evsite.runtime_files import SETTINGS_FILE
 from evsite.store.audit import AuditLog
 from evsite.store.db import open_database
 from evsite.store.stations import StationRepository
@@ -354,8 +355,22 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def merge_tables(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Lay one config over another: tables merge key by key, lists and values replace."""
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_tables(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
 def _settings(args: argparse.Namespace, *, sim: bool) -> Settings:
-    raw = load_raw(args.config)
+    # Settings saved from the web UI live in the data directory (the device's root is
+    # read-only) and lie over the --config file; command-line flags lie over both.
+    saved = args.data_dir / SETTINGS_FILE
+    raw = merge_tables(load_raw(args.config), load_raw(saved) if saved.exists() else {})
     ocpp = dict(raw.get("ocpp", {}))
     if args.bind is not None:
         ocpp["bind"] = args.bind

@@ -14,9 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from evsite.config_errors import ConfigError
+from evsite.discovery import DiscoverySettings, parse_discovery_settings
 from evsite.load_management import LoadSettings, parse_load_settings
 from evsite.ocpp.central import CentralSettings
 from evsite.ocpp.server import ServerSettings
+from evsite.platform import parse_platform_settings
+from evsite.uplink.firmware import parse_firmware_settings
 from evsite.uplink.settings import UplinkSettings, parse_uplink_settings
 from evsite.web.settings import WebSettings
 
@@ -43,6 +46,9 @@ class Settings:
     load: LoadSettings = field(default_factory=lambda: parse_load_settings({}))
     uplink: UplinkSettings = field(default_factory=lambda: parse_uplink_settings({}))
     web: WebSettings = field(default_factory=WebSettings)
+    discovery: DiscoverySettings = field(
+        default_factory=lambda: parse_discovery_settings({"enabled": False})
+    )
 
 
 def load_raw(path: Path | None) -> dict[str, Any]:
@@ -151,6 +157,8 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
     web = raw.get("web", {})
     if not isinstance(web, Mapping):
         raise ConfigError("web", "must be a table")
+    parse_platform_settings(raw)
+    parse_firmware_settings(raw)
     return Settings(
         ocpp=ocpp,
         hostname=hostname,
@@ -158,4 +166,5 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
         load=parse_load_settings(raw),
         uplink=parse_uplink_settings(raw),
         web=WebSettings.from_config(web),
+        discovery=parse_discovery_settings(raw.get("discovery", {})),
     )

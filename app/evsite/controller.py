@@ -14,6 +14,7 @@ from typing import Any
 from evsite import __version__
 from evsite.clock import Clock
 from evsite.config import Settings
+from evsite.facade.schema import FACADE_MIGRATIONS
 from evsite.load_management import LoadManagement
 from evsite.ocpp.central import CentralSystem
 from evsite.ocpp.commands import StationCommands
@@ -36,7 +37,7 @@ from evsite.web.schema import WEB_MIGRATIONS
 log = logging.getLogger("evsite")
 
 # Every package that owns tables hands in its migrations here, the one place that knows them.
-MIGRATIONS = {"web": WEB_MIGRATIONS, "uplink": UPLINK_MIGRATIONS}
+MIGRATIONS = {"web": WEB_MIGRATIONS, "uplink": UPLINK_MIGRATIONS, "facade": FACADE_MIGRATIONS}
 
 # asyncio gives every TLS connection a 256 KiB read buffer; a TLS record carries at most
 # 16 KiB of plaintext (plus header and tag), so 18 KiB loses nothing and saves ~238 KiB per

@@ -7,23 +7,28 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from evsite.boot_check import start_boot_check
 from evsite.clock import SystemClock
 from evsite.config import Settings
 from evsite.controller import MIGRATIONS, Controller
-from evsite.facade import FACADE_MIGRATIONS, SiteFacadeImpl
+from evsite.discovery import Discovery
+from evsite.facade.impl import SiteFacadeImpl
 from evsite.platform import Platform, build_platform, parse_platform_settings
+from evsite.runtime_files import SETTINGS_FILE
 from evsite.store.db import Database, open_database
+from evsite.update.defaults import build_update_service_for
+from evsite.update.service import UnavailableUpdates, UpdateService
+from evsite.uplink.firmware import attach_controller_firmware, parse_firmware_settings
 from evsite.web.service import WebService, build_web
 
 log = logging.getLogger("evsite")
 
-# Settings saved from the web UI, in the data directory (the device's root is read-only).
-SETTINGS_FILE = "settings.toml"
+__all__ = ["SETTINGS_FILE", "WebFront", "open_controller_db", "run_controller", "start_web"]
 
 
 def open_controller_db(data_dir: Path) -> Database:
     """The store with every package's tables, the facade's badge groups included."""
-    return open_database(data_dir, {**MIGRATIONS, "facade": FACADE_MIGRATIONS})
+    return open_database(data_dir, MIGRATIONS)
 
 
 @dataclass
@@ -51,9 +56,36 @@ class WebFront:
         await self.facade.stop()
 
 
-async def start_web(controller: Controller, platform: Platform, config_path: Path) -> WebFront:
+def build_updates(
+    controller: Controller, platform: Platform, *, simulated: bool
+) -> UpdateService | UnavailableUpdates:
+    """The update actions (web upload and CSMS firmware requests share them)."""
+    updates = build_update_service_for(
+        controller.settings.raw,
+        controller.data_dir,
+        controller.audit,
+        controller.clock,
+        platform.reboot,
+        simulated=simulated,
+    )
+    if isinstance(updates, UpdateService):
+        attach_controller_firmware(
+            controller.uplink,
+            updates,
+            audit=controller.audit,
+            clock=controller.clock,
+            settings=parse_firmware_settings(controller.settings.raw),
+            reboot=platform.reboot,
+        )
+    return updates
+
+
+async def start_web(
+    controller: Controller, platform: Platform, config_path: Path, *, simulated: bool = False
+) -> WebFront:
     """Build the facade and the web layer over a started controller and start serving."""
-    facade = SiteFacadeImpl(controller, platform, config_path)
+    updates = build_updates(controller, platform, simulated=simulated)
+    facade = SiteFacadeImpl(controller, platform, config_path, updates=updates)
     await facade.start()
     try:
         # Certificate generation and binding block; the loop keeps serving stations meanwhile.
@@ -89,11 +121,25 @@ async def run_controller(
         "OCPP stations: wss://%s:%d/ocpp/<stationId>", settings.ocpp.server.bind, ports.ocpp_tls
     )
     front: WebFront | None = None
+    discovery: Discovery | None = None
     try:
         front = await start_web(controller, platform, config_path or data_dir / SETTINGS_FILE)
         log.info("web UI: %s", front.url(settings.web.host))
+        start_boot_check(controller, front.port)
+        discovery = Discovery(
+            settings.discovery,
+            hostname=settings.hostname,
+            ui_port=front.port,
+            note_pending=controller.stations.note_pending,
+            is_enrolled=controller.stations.exists,
+            audit=controller.audit,
+            clock=clock,
+        )
+        await discovery.start()
         await stop.wait()
     finally:
+        if discovery is not None:
+            await discovery.stop()
         if front is not None:
             await front.stop()
         await controller.stop()

@@ -28,7 +28,7 @@ from websockets.exceptions import InvalidStatus
 from evsite.clock import FakeClock, SystemClock
 from evsite.config import parse_settings
 from evsite.controller import Controller
-from evsite.facade import SiteFacadeImpl
+from evsite.facade.impl import SiteFacadeImpl
 from evsite.facade.live import SiteHistory
 from evsite.facade.toml_write import dumps
 from evsite.modbus.maps import get_map

@@ -1,6 +1,9 @@
-"""The real SiteFacade: the web layer's thread-safe door into the running controller."""
+"""The web layer's door into the running controller (SiteFacadeImpl in evsite.facade.impl).
 
-from evsite.facade.impl import SiteFacadeImpl
-from evsite.facade.records import FACADE_MIGRATIONS
+This package's root imports nothing of the controller, so the controller may take
+FACADE_MIGRATIONS from here without an import cycle.
+"""
 
-__all__ = ["FACADE_MIGRATIONS", "SiteFacadeImpl"]
+from evsite.facade.schema import FACADE_MIGRATIONS
+
+__all__ = ["FACADE_MIGRATIONS"]

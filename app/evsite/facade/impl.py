@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from pathlib import Path
 
+import evsite
 from evsite.controller import Controller
 from evsite.facade.bridge import LoopBridge
 from evsite.facade.config_editor import ConfigEditor
@@ -20,8 +21,42 @@ from evsite.store.badges import BadgeRepository
 from evsite.store.db import Database
 from evsite.store.stations import StationRepository
 from evsite.store.transactions import TransactionRepository
+from evsite.update.service import UnavailableUpdates, UpdateJob, UpdateStatus
+from evsite.web.facade import UpdateActions
 
 HISTORY_INTERVAL_S = 10.0
+
+
+class UpdatePart:
+    """Signed updates: handed to the update service, which has its own thread and lock."""
+
+    _updates: UpdateActions
+
+    def update_status(self) -> UpdateStatus:
+        """Versions, slots and the current job."""
+        return self._updates.update_status()
+
+    def update_job(self) -> UpdateJob | None:
+        """The install in progress or last finished."""
+        return self._updates.update_job()
+
+    def begin_update_upload(self, size: int, *, actor: str, source: str, name: str = "") -> Path:
+        """Reserve a place for an uploaded bundle."""
+        return self._updates.begin_update_upload(size, actor=actor, source=source, name=name)
+
+    def start_update(self, upload: Path, *, actor: str, source: str) -> UpdateJob:
+        """Install an uploaded bundle in the background."""
+        return self._updates.start_update(upload, actor=actor, source=source)
+
+    def abort_update_upload(self, upload: Path, reason: str, message: str, *, source: str) -> None:
+        """Drop a failed upload."""
+        self._updates.abort_update_upload(upload, reason, message, source=source)
+
+    def reboot_into_update(self, *, actor: str, source: str) -> None:
+        """Reboot into the installed trial."""
+        self._updates.reboot_into_update(actor=actor, source=source)
+
+
 HISTORY_SPAN_S = 6 * 3600.0
 
 
@@ -35,6 +70,7 @@ class SiteFacadeImpl(
     AuditPart,
     PlatformPart,
     EmsPart,
+    UpdatePart,
 ):
     """Every SiteFacade call, scheduled onto the controller's loop or read from the store.
 
@@ -53,7 +89,11 @@ class SiteFacadeImpl(
         command_timeout_s: float = 15.0,
         history_interval_s: float = HISTORY_INTERVAL_S,
         history_span_s: float = HISTORY_SPAN_S,
+        updates: UpdateActions | None = None,
     ) -> None:
+        self._updates = updates or UnavailableUpdates(
+            "no update system on this run", evsite.__version__
+        )
         self._controller = controller
         self._clock = controller.clock
         self._bridge = LoopBridge(call_timeout_s)

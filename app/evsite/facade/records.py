@@ -28,17 +28,6 @@ from evsite.web.facade import (
     SessionQuery,
 )
 
-# Add to the composition root's migrations as {"facade": FACADE_MIGRATIONS}; append only.
-FACADE_MIGRATIONS: list[str] = [
-    # 1: badge groups and how their badges are authorized
-    """
-    CREATE TABLE badge_groups (
-        name TEXT PRIMARY KEY,
-        strategy TEXT NOT NULL
-    )
-    """,
-]
-
 STRATEGIES: tuple[GroupStrategy, ...] = ("local", "csms", "local_first")
 _GROUP = re.compile(r"^[A-Za-z0-9 ._-]{1,40}$")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

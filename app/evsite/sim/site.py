@@ -87,7 +87,10 @@ async def run_simulated_site(
     ports = await controller.start()
     try:
         web = await start_web(
-            controller, SimPlatform(clock, controller.audit), data_dir / SETTINGS_FILE
+            controller,
+            SimPlatform(clock, controller.audit),
+            data_dir / SETTINGS_FILE,
+            simulated=True,
         )
     except BaseException:
         await controller.stop()

@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +72,7 @@ class AuditLog:
         self._clock = clock
         self._head_file = head_file or db.path.with_name("audit.head")
         self._listeners: list[Any] = []
+        self._lock = threading.Lock()
 
     def subscribe(self, listener: Any) -> None:
         """Call listener(record) after each new record (e.g. to forward it to the CSMS)."""
@@ -88,16 +90,21 @@ class AuditLog:
         """Append one event; durable when this returns."""
         detail_json = json.dumps(dict(detail or {}), sort_keys=True, separators=(",", ":"))
         time = iso_utc(self._clock.now())
-        with self._db.transaction() as conn:
-            row = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-            seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS)
-            digest = chain_hash(prev, seq, time, event, actor, source, outcome, detail_json)
-            conn.execute(
-                "INSERT INTO audit(seq, time, event, actor, source, outcome, detail, prev_hash,"
-                " hash) VALUES (?,?,?,?,?,?,?,?,?)",
-                (seq, time, event, actor, source, outcome, detail_json, prev, digest),
-            )
-        self._write_head(seq, digest)
+        # One writer at a time from record to head file: threads (an install, the loop)
+        # record together, and the head must never fall behind the chain.
+        with self._lock:
+            with self._db.transaction() as conn:
+                row = conn.execute(
+                    "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"
+                ).fetchone()
+                seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS)
+                digest = chain_hash(prev, seq, time, event, actor, source, outcome, detail_json)
+                conn.execute(
+                    "INSERT INTO audit(seq, time, event, actor, source, outcome, detail, prev_hash,"
+                    " hash) VALUES (?,?,?,?,?,?,?,?,?)",
+                    (seq, time, event, actor, source, outcome, detail_json, prev, digest),
+                )
+            self._write_head(seq, digest)
         log.info(
             "audit %s actor=%s source=%s outcome=%s %s", event, actor, source, outcome, detail_json
         )
@@ -108,7 +115,7 @@ class AuditLog:
             listener(record)
 
     def _write_head(self, seq: int, digest: str) -> None:
-        tmp = self._head_file.with_suffix(".tmp")
+        tmp = self._head_file.with_suffix(f".{os.getpid()}.tmp")  # the CLI writes too
         with open(tmp, "w") as f:
             f.write(f"{seq} {digest}\n")
             f.flush()

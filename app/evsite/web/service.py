@@ -103,7 +103,9 @@ def build_web(
         cert_path=certificate.cert_path,
         key_path=certificate.key_path,
         threads=settings.threads,
-        max_body_bytes=settings.max_body_bytes,
+        # Bundle uploads stream past the form limit; their own route holds every other
+        # route to max_body_bytes (web/upload.py).
+        max_body_bytes=max(settings.max_body_bytes, facade.update_status().max_upload_bytes),
     )
     redirect = None
     if settings.redirect_port:
