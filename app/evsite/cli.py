@@ -103,6 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="TOML site description: station behaviour and faults as data",
     )
+    sim.add_argument(
+        "--csms",
+        action="store_true",
+        help="also run a simulated CSMS and relay every station to it (proxy mode)",
+    )
     sim.set_defaults(func=cmd_sim)
 
     station = sub.add_parser(
@@ -432,7 +437,13 @@ def cmd_sim(args: argparse.Namespace) -> int:
     settings = _settings(args, sim=True)
     return _serve_until_signal(
         lambda stop: run_simulated_site(
-            settings, args.data_dir, args.stations, args.seed, stop, load_site(args.site)
+            settings,
+            args.data_dir,
+            args.stations,
+            args.seed,
+            stop,
+            load_site(args.site),
+            csms=args.csms,
         )
     )
 

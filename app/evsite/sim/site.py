@@ -7,6 +7,7 @@ import json
 import logging
 import random
 import ssl
+from collections.abc import Callable
 from pathlib import Path
 
 from evsite.clock import SystemClock
@@ -17,6 +18,7 @@ from evsite.ocpp.events import Event, MeterSampled, StationDisconnected, Transac
 from evsite.ocpp.keys import generate_key
 from evsite.platform.sim import SimPlatform
 from evsite.runtime import SETTINGS_FILE, WebFront, open_controller_db, start_web
+from evsite.sim.csms import SimCsms, SimPki
 from evsite.sim.description import SiteDescription
 from evsite.sim.layout import default_energy, default_meter
 from evsite.sim.load_profile import LoadProfile, LoadProfileSettings
@@ -67,8 +69,14 @@ async def run_simulated_site(
     seed: int,
     stop: asyncio.Event,
     site: SiteDescription | None = None,
+    csms: bool = False,
+    started: Callable[[SimCsms | None], None] | None = None,
 ) -> None:
-    """Run controller, simulated meter and simulated stations until stop is set."""
+    """Run controller, simulated meter and simulated stations until stop is set.
+
+    With csms, a simulated CSMS runs too and every station is relayed to it (proxy
+    mode), with its own upstream key; `started` is told about it once all runs.
+    """
     clock = SystemClock()
     site = site or SiteDescription()
     ids = sim_station_ids(count)
@@ -77,6 +85,13 @@ async def run_simulated_site(
     meter_server = SimMeterServer([meter], seed=seed)
     meter_port = await meter_server.start_tcp("127.0.0.1", 0)
     raw = dict(settings.raw)
+    upstream: SimCsms | None = None
+    if csms and "uplink" not in raw:
+        pki = SimPki(data_dir / "sim-csms")
+        cert, key = pki.issue("csms", "localhost")
+        upstream = SimCsms(cert, key, passwords=None)
+        await upstream.start()
+        raw["uplink"] = {"mode": "proxy", "csms": {"url": upstream.url()}, "ca_bank": str(pki.ca)}
     if "energy" not in raw and ids:
         raw["energy"] = default_energy(ids)
     raw.setdefault("meters", default_meter(meter_port))
@@ -84,6 +99,9 @@ async def run_simulated_site(
     controller = Controller(settings, data_dir, clock, open_controller_db(data_dir))
     follow_station_draw(controller, profile)
     keys = enroll_sim_stations(controller, count)
+    if upstream is not None:
+        for sid in ids:  # upstream keys of their own, distinct from the local ones
+            controller.uplink.credentials.set_password(sid, generate_key())
     ports = await controller.start()
     try:
         web = await start_web(
@@ -116,7 +134,11 @@ async def run_simulated_site(
         for sid in ids
     ]
     print_banner(settings, data_dir, ports.ocpp_tls, count, meter_port, web)
+    if upstream is not None:
+        print(f"  simulated CSMS: {upstream.url()} (proxy mode)", flush=True)
     tasks = [asyncio.create_task(s.run(stop)) for s in stations]
+    if started is not None:
+        started(upstream)
     try:
         await stop.wait()
     finally:
@@ -124,6 +146,8 @@ async def run_simulated_site(
         await asyncio.gather(*tasks, return_exceptions=True)
         await controller.stop()
         await meter_server.stop()
+        if upstream is not None:
+            await upstream.stop()
         controller.db.close()
         print("evsite sim stopped.", flush=True)
 
