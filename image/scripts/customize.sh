@@ -46,6 +46,9 @@ printf '[Unit]\nBindsTo=%s\nAfter=%s\n' "$dev_unit" "$dev_unit" \
 log "privileged helper sockets"
 # One socket (group evsite) and one per-connection root service for each helper the app
 # may call; the update helpers are whatever update-* executables the overlay ships.
+# A few connections may wait (MaxConnections): priv-exec runs one helper at a time under a
+# lock, so a second caller (the status page reading the boot state while an install
+# writes it) queues instead of having its connection reset.
 helpers="ssh-switch firewall-port reboot factory-wipe"
 for f in "$t"/usr/libexec/evsite/update-*; do [ -x "$f" ] && helpers="$helpers $(basename "$f")"; done
 sockets=""
@@ -62,7 +65,7 @@ SocketGroup=evsite
 SocketMode=0660
 DirectoryMode=0755
 Accept=yes
-MaxConnections=1
+MaxConnections=8
 
 [Install]
 WantedBy=sockets.target

@@ -6,11 +6,13 @@ small accept loop here; the helper is a script that echoes what it got.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,7 +54,7 @@ def priv_dir(tmp_path: Path) -> Iterator[Path]:
                     stdin=conn.fileno(),
                     stdout=conn.fileno(),
                     stderr=subprocess.DEVNULL,
-                    env=os.environ | {"EXIT_CODE": "3"},
+                    env=os.environ | {"EXIT_CODE": "3", "EVSITE_PRIV_LOCK_DIR": str(tmp_path)},
                 )
 
     thread = threading.Thread(target=serve, daemon=True)
@@ -92,3 +94,34 @@ def test_helper_names_cannot_walk_out_of_the_socket_directory(priv_dir: Path) ->
     result = _call(priv_dir, "../echo")
     assert result.returncode == 2
     assert b"usage" in result.stderr
+
+
+def _blocked_on(lock: Path) -> bool:
+    """True when some process waits for a lock on this file (/proc/locks "->" entries)."""
+    inode = f":{lock.stat().st_ino} "
+    return any("->" in line and inode in line + " " for line in Path("/proc/locks").open())
+
+
+def test_a_second_run_of_a_helper_waits_for_the_first(priv_dir: Path) -> None:
+    lock = priv_dir / "echo-helper.lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # a run of the helper in progress
+    try:
+        waiting = subprocess.Popen(
+            [sys.executable, str(LIBEXEC / "privileged"), "echo", "queued"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=os.environ | {"EVSITE_PRIV_DIR": str(priv_dir)},
+        )
+        deadline = time.monotonic() + 20
+        while not _blocked_on(lock) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _blocked_on(lock), "priv-exec did not wait for the helper's lock"
+        assert waiting.poll() is None
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+    out, _ = waiting.communicate(timeout=30)
+    assert waiting.returncode == 3
+    assert out.decode().splitlines()[0] == "args: [queued]"
