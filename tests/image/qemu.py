@@ -204,10 +204,27 @@ def read_data_files(disk: Path, paths: list[str], tmp: Path) -> dict[str, bytes]
     A copy of the partition gets its journal replayed (the power was cut, not shut
     down) and is read with debugfs: no loop mount, and the disk itself is untouched.
     """
+    copy = tmp / "data.ext4"
+    _extract_data(disk, tmp, copy)
+    files: dict[str, bytes] = {}
+    for path in paths:
+        out = tmp / f"file-{len(files)}"
+        subprocess.run(
+            ["debugfs", "-R", f"dump -p {path} {out}", str(copy)],
+            check=True,
+            capture_output=True,
+        )
+        assert out.exists(), f"{path} is not on the data partition"
+        files[path] = out.read_bytes()
+    copy.unlink()
+    return files
+
+
+def _extract_data(disk: Path, tmp: Path, copy: Path) -> None:
+    """A copy of the data partition with its journal replayed (e2fsck), for debugfs."""
     parts, _ = read_table(disk)
     data = parts["data"]
     tmp.mkdir(parents=True, exist_ok=True)
-    copy = tmp / "data.ext4"
     subprocess.run(
         [
             "dd",
@@ -225,18 +242,30 @@ def read_data_files(disk: Path, paths: list[str], tmp: Path) -> dict[str, bytes]
     # 0: clean, 1: fixed (the journal replayed); anything else is a broken filesystem.
     fsck = subprocess.run(["e2fsck", "-fy", str(copy)], capture_output=True, text=True)
     assert fsck.returncode in (0, 1), f"data filesystem damaged:\n{fsck.stdout}{fsck.stderr}"
-    files: dict[str, bytes] = {}
-    for path in paths:
-        out = tmp / f"file-{len(files)}"
-        subprocess.run(
-            ["debugfs", "-R", f"dump -p {path} {out}", str(copy)],
-            check=True,
-            capture_output=True,
-        )
-        assert out.exists(), f"{path} is not on the data partition"
-        files[path] = out.read_bytes()
+
+
+def save_journal(disk: Path, tmp: Path) -> Path:
+    """The system journal from a powered-off disk's data partition, as text in a file."""
+    copy = tmp / "data"
+    _extract_data(disk, tmp, copy)
+    journal = tmp / "journal"
+    shutil.rmtree(journal, ignore_errors=True)
+    journal.mkdir()
+    subprocess.run(
+        ["debugfs", "-R", f"rdump /var/log/journal {journal}", str(copy)],
+        check=True,
+        capture_output=True,
+    )
     copy.unlink()
-    return files
+    text = tmp / "journal.txt"
+    with open(text, "w") as out:
+        for directory in sorted(journal.glob("journal/*")):
+            subprocess.run(
+                ["journalctl", "--no-pager", "-o", "short-precise", "-D", str(directory)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+    return text
 
 
 def copy_disk(image: Path, dest: Path, extra_bytes: int) -> Path:

@@ -271,7 +271,7 @@ def test_app_unit_is_unprivileged_and_hardened(rootfs: Path) -> None:
         "ExecStart=/opt/evsite/venv/bin/evsite run --config /etc/evsite/config.toml "
         "--data-dir /data/evsite",
         # An app that keeps failing reboots the device, so the boot counters can roll back.
-        "FailureAction=reboot",
+        "StartLimitAction=reboot",
     ):
         assert line in unit
     assert (rootfs / "opt/evsite/venv/bin/evsite").exists()
