@@ -13,7 +13,13 @@ from evsite.config import Settings
 from evsite.controller import MIGRATIONS, Controller
 from evsite.discovery import Discovery
 from evsite.facade.impl import SiteFacadeImpl
-from evsite.platform import Platform, build_platform, parse_platform_settings
+from evsite.platform import (
+    SWITCHABLE_PORTS,
+    Platform,
+    PlatformError,
+    build_platform,
+    parse_platform_settings,
+)
 from evsite.runtime_files import SETTINGS_FILE
 from evsite.store.db import Database, open_database
 from evsite.update.defaults import build_update_service_for
@@ -104,6 +110,35 @@ async def start_web(
     return WebFront(facade, service)
 
 
+def open_service_ports(platform: Platform, settings: Settings) -> None:
+    """Open the firewall for the optional services that are on, and close it for the rest.
+
+    The BMS server is reachable only from its allowed addresses; plain-ws OCPP from
+    anywhere on the LAN, as its setting says. A service on a port the firewall cannot
+    switch is logged: it runs, but nothing outside reaches it.
+    """
+    bms = settings.load.bms
+    wanted: dict[int, tuple[str, ...]] = {}
+    if bms is not None:
+        wanted[bms.port] = bms.allowed
+    if settings.ocpp.server.plain_ws:
+        wanted[settings.ocpp.server.plain_port] = ()
+    for port in SWITCHABLE_PORTS:
+        try:
+            if port in wanted:
+                platform.open_port(port, wanted[port])
+            else:
+                platform.close_port(port)
+        except PlatformError as exc:
+            log.error("firewall: port %d: %s", port, exc)
+    for port in sorted(set(wanted) - set(SWITCHABLE_PORTS)):
+        log.error(
+            "firewall: port %d stays closed: only %s can be opened; use one of those",
+            port,
+            " and ".join(str(p) for p in SWITCHABLE_PORTS),
+        )
+
+
 async def run_controller(
     settings: Settings, data_dir: Path, stop: asyncio.Event, config_path: Path | None = None
 ) -> None:
@@ -115,7 +150,9 @@ async def run_controller(
     clock = SystemClock()
     db = open_controller_db(data_dir)
     controller = Controller(settings, data_dir, clock, db)
-    platform = build_platform(parse_platform_settings(settings.raw), clock, controller.audit)
+    platform = build_platform(
+        parse_platform_settings(settings.raw), clock, controller.audit, data_dir
+    )
     ports = await controller.start()
     log.info(
         "OCPP stations: wss://%s:%d/ocpp/<stationId>", settings.ocpp.server.bind, ports.ocpp_tls
@@ -125,6 +162,7 @@ async def run_controller(
     try:
         front = await start_web(controller, platform, config_path or data_dir / SETTINGS_FILE)
         log.info("web UI: %s", front.url(settings.web.host))
+        await asyncio.to_thread(open_service_ports, platform, settings)
         start_boot_check(controller, front.port)
         discovery = Discovery(
             settings.discovery,
@@ -143,4 +181,5 @@ async def run_controller(
         if front is not None:
             await front.stop()
         await controller.stop()
+        platform.close()
         db.close()

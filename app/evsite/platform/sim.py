@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from evsite.audit_sink import AuditSink
 from evsite.clock import Clock, iso_utc
 from evsite.platform import SshSwitch
+from evsite.platform.window import SetupWindow
 
-SETUP_WINDOW_S = 10 * 60
+SETUP_WINDOW_S = 15 * 60
 
 
 class SimPlatform:
@@ -26,10 +27,9 @@ class SimPlatform:
     def __init__(self, clock: Clock, audit: AuditSink, setup_window_s: float = SETUP_WINDOW_S):
         self._clock = clock
         self._audit = audit
-        self._window_s = setup_window_s
         self._lock = threading.Lock()
         self._ssh = SshSwitch(False)
-        self._window_until: datetime | None = None
+        self._window = SetupWindow(clock, setup_window_s)
         # (time, action, detail): what a real device would have done, for tests and support.
         self.actions: list[tuple[datetime, str, dict[str, Any]]] = []
 
@@ -70,18 +70,26 @@ class SimPlatform:
 
     def press_button(self) -> None:
         """A short press of the reset button: the setup window opens."""
-        with self._lock:
-            self._window_until = self._clock.now() + timedelta(seconds=self._window_s)
-        self._did("setup_window_opened", seconds=self._window_s)
+        self._window.open()
+        self._did("setup_window_opened", seconds=self._window.seconds)
 
     def setup_window_open(self) -> bool:
         """True until the window's time is up."""
-        with self._lock:
-            until = self._window_until
-        return until is not None and self._clock.now() < until
+        return self._window.is_open()
 
     def diagnostic_files(self) -> Mapping[str, bytes]:
         """The simulated actions so far, as JSON."""
         with self._lock:
             actions = [{"time": iso_utc(t), "action": a, "detail": d} for t, a, d in self.actions]
         return {"platform-actions.json": json.dumps(actions, indent=1).encode()}
+
+    def open_port(self, port: int, sources: Sequence[str] = ()) -> None:
+        """Record a firewall port opening."""
+        self._did("open_port", port=port, sources=list(sources))
+
+    def close_port(self, port: int) -> None:
+        """Record a firewall port closing."""
+        self._did("close_port", port=port)
+
+    def close(self) -> None:
+        """Nothing runs."""

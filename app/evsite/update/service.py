@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Literal
 
 from evsite.clock import Clock
+from evsite.platform import PlatformError
 from evsite.store.audit import AuditSink
 from evsite.update.bootchooser import BootState
 from evsite.update.errors import UpdateError
@@ -47,7 +48,9 @@ log = logging.getLogger("evsite.update")
 Origin = Literal["web", "ocpp"]
 JobPhase = Literal["receiving", "verify", "write", "installed", "failed"]
 OtherSlotState = Literal["fallback", "trial", "unbootable", "unknown"]
-RefusalCode = Literal["unavailable", "busy", "too-large", "no-space", "no-trial", "unknown-upload"]
+RefusalCode = Literal[
+    "unavailable", "busy", "too-large", "no-space", "no-trial", "unknown-upload", "reboot-failed"
+]
 ACTIVE_PHASES: frozenset[str] = frozenset({"receiving", "verify", "write"})
 UPLOAD_PREFIX = "incoming-"
 # Room left on the data partition after a bundle: the database and logs keep working.
@@ -410,7 +413,17 @@ class UpdateService:
             detail={"slot": status.other_slot, "version": status.pending_version},
         )
         log.info("rebooting into slot %s (%s)", status.other_slot, status.pending_version)
-        self._reboot()
+        try:
+            self._reboot()
+        except PlatformError as exc:
+            # The trial stays armed: the next reboot, however it comes, tries the update.
+            self._audit.record(
+                "update.reboot_failed", actor=actor, source=source, detail={"error": str(exc)}
+            )
+            raise UpdateRefused(
+                "reboot-failed",
+                f"the device did not reboot ({exc}); the new version is tried at the next start",
+            ) from None
         with self._lock:
             self._boot = None
 

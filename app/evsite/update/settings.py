@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from evsite.config_errors import ConfigError
+from evsite.privileged import helper_command
 from evsite.update.manifest import PAYLOAD_NAMES
 from evsite.update.slot import BOOTNAMES, Slot, SlotTable, slot_size_of
 
@@ -91,9 +92,7 @@ class UpdateSettings:
 
     def helper_command(self, name: str) -> list[str]:
         """How to run privileged helper `name`: `sudo -n DIR/name` or `DIR/privileged name`."""
-        if self.helper_launcher == "privileged":
-            return [str(self.helper_dir / "privileged"), name]
-        return ["sudo", "-n", str(self.helper_dir / name)]
+        return helper_command(self.helper_dir, self.helper_launcher, name)
 
     def require_board(self) -> str:
         """The board name, or ConfigError when it is not set."""

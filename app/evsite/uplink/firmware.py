@@ -41,6 +41,7 @@ from evsite.clock import Clock
 from evsite.config_errors import ConfigError
 from evsite.ocpp.frames import GENERIC_ERROR, Call, FrameError, encode_error, encode_result
 from evsite.ocpp.frames import validate_payload as validate
+from evsite.platform import PlatformError
 from evsite.store.audit import AuditSink
 from evsite.update.errors import Reason, UpdateError
 from evsite.update.install import InstallResult
@@ -465,13 +466,26 @@ class ControllerFirmware:
                 self._updates.reboot_into_update, actor=self._identity, source="csms"
             )
             return
-        except UpdateRefused:
-            pass  # no trial armed: a plain reboot
+        except UpdateRefused as exc:
+            if exc.code == "reboot-failed":
+                log.error("%s: Reset accepted, but %s", self._identity, exc.message)
+                return
+            # Otherwise no trial is armed: a plain reboot.
         self._audit.record(
             "uplink.controller_reset", actor=self._identity, source="csms", detail={"type": kind}
         )
         assert self._reboot is not None
-        await asyncio.to_thread(self._reboot)
+        try:
+            await asyncio.to_thread(self._reboot)
+        except PlatformError as exc:
+            log.error("%s: Reset accepted, but the device did not reboot: %s", self._identity, exc)
+            self._audit.record(
+                "uplink.controller_reset",
+                outcome="failed",
+                actor=self._identity,
+                source="csms",
+                detail={"type": kind, "error": str(exc)},
+            )
 
     # --- helpers --------------------------------------------------------------------
 

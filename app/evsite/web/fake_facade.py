@@ -94,6 +94,8 @@ class FakeFacade:
         now = clock.now()
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
         self.setup_window = False
+        # Set to a reason to have the device refuse its actions, as a failing helper does.
+        self.device_refuses: str | None = None
         self.power_w = 7400.0
         self._settings = {k: dict(v) for k, v in _SETTINGS.items()}
         self._limit = SiteLimit(63.0, "configured", None)
@@ -398,8 +400,13 @@ class FakeFacade:
 
     # --- platform
 
+    def _device(self) -> None:
+        if self.device_refuses is not None:
+            raise FacadeError(self.device_refuses)
+
     def reboot(self) -> None:
         """Record only."""
+        self._device()
         self.calls.append(("reboot", ()))
 
     def ssh_state(self) -> SshState:
@@ -408,6 +415,7 @@ class FakeFacade:
 
     def set_ssh(self, enabled: bool, auto_off_minutes: int) -> SshState:
         """Flip the switch."""
+        self._device()
         off_at = self._clock.now() + timedelta(minutes=auto_off_minutes) if enabled else None
         self._ssh = SshState(enabled, off_at)
         self.calls.append(("set_ssh", (enabled, auto_off_minutes)))
@@ -415,6 +423,7 @@ class FakeFacade:
 
     def factory_reset(self) -> None:
         """Record only."""
+        self._device()
         self.calls.append(("factory_reset", ()))
 
     def diagnostics_bundle(self) -> bytes:

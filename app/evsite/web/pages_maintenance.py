@@ -10,7 +10,7 @@ from bottle import Bottle, HTTPResponse, request, response
 from evsite.web import pages_update
 from evsite.web.certs import CertificateError
 from evsite.web.context import WebContext
-from evsite.web.facade import UpdateRefused
+from evsite.web.facade import FacadeError, UpdateRefused
 from evsite.web.guard import identity
 from evsite.web.routing import route
 from evsite.web.validate import valid_int
@@ -73,8 +73,13 @@ def install(app: Bottle, ctx: WebContext) -> None:
 
     @route(app, "POST", "/maintenance/reboot")
     def reboot() -> str:
-        audit(ctx, "device.reboot")
-        ctx.facade.reboot()
+        # Recorded first: a reboot that works may stop this process before anything after.
+        audit(ctx, "device.reboot", "requested")
+        try:
+            ctx.facade.reboot()
+        except FacadeError as exc:
+            audit(ctx, "device.reboot", "failed", error=str(exc))
+            return overview(503, error=f"Not rebooted: {exc}.")
         return overview(message="The device is rebooting; reload this page in a minute.")
 
     @route(app, "POST", "/maintenance/update/reboot")
@@ -97,7 +102,11 @@ def install(app: Bottle, ctx: WebContext) -> None:
             minutes = valid_int(field("minutes", 6) or "60", 5, 24 * 60, "auto-off minutes")
         except ValueError as exc:
             return overview(400, error=str(exc))
-        state = ctx.facade.set_ssh(enable, minutes)
+        try:
+            state = ctx.facade.set_ssh(enable, minutes)
+        except FacadeError as exc:
+            audit(ctx, "ssh.switched", "failed", enabled=enable, error=str(exc))
+            return overview(503, error=f"SSH not switched: {exc}.")
         audit(ctx, "ssh.switched", enabled=state.enabled, auto_off_minutes=minutes if enable else 0)
         return done("/maintenance", "ssh-on" if state.enabled else "ssh-off")
 
@@ -111,8 +120,12 @@ def install(app: Bottle, ctx: WebContext) -> None:
         ):
             audit(ctx, "device.factory_reset", "failed", reason="not confirmed")
             return overview(400, error="Factory reset needs your password and the word RESET.")
-        audit(ctx, "device.factory_reset")
-        ctx.facade.factory_reset()
+        audit(ctx, "device.factory_reset", "requested")
+        try:
+            ctx.facade.factory_reset()
+        except FacadeError as exc:
+            audit(ctx, "device.factory_reset", "failed", error=str(exc))
+            return overview(503, error=f"Factory reset not started: {exc}.")
         return overview(message="Factory reset started: the device wipes its data and reboots.")
 
     @route(app, "POST", "/maintenance/certificate")

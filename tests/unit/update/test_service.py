@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from evsite.platform import PlatformError
 from evsite.update.errors import BundleRejected
 from evsite.update.service import UnavailableUpdates, UpdateRefused, UpdateService
 from evsite.update.slot import FileSlotWriter, Slot, SlotSink
@@ -231,6 +232,26 @@ def test_reboot_only_into_an_armed_trial_and_audited(tmp_path: Path) -> None:
     assert reboots == [1]
     event, _, detail = device.audit_events()[-1]
     assert event == "update.reboot_requested" and detail == {"slot": "B", "version": "1.1.0"}
+
+
+def test_a_device_that_does_not_reboot_is_a_clear_refusal_and_the_trial_stays(
+    tmp_path: Path,
+) -> None:
+    device = Device(tmp_path, new_key())
+
+    def refuse() -> None:
+        raise PlatformError("helper reboot failed (exit 1): systemd is not running")
+
+    service = service_for(device, reboot=refuse)
+    upload = receive(service, bundle_bytes(device.key, payloads()))
+    service.submit(upload, actor="admin", source="").result(timeout=20)
+    with pytest.raises(UpdateRefused) as refused:
+        service.reboot_into_update(actor="admin", source="")
+    assert (
+        refused.value.code == "reboot-failed" and "systemd is not running" in refused.value.message
+    )
+    assert device.audit_events()[-1][0] == "update.reboot_failed"
+    assert service.update_status().reboot_pending
 
 
 def test_an_unexpected_install_error_is_reported_not_swallowed(tmp_path: Path) -> None:

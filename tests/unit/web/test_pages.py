@@ -167,3 +167,19 @@ def test_templates_escape_what_users_typed(site: Site, admin: WsgiClient) -> Non
     admin.post("/badges", {"id_tag": "XSS1", "name": "<script>alert(1)</script>"})
     page = admin.get("/badges").text
     assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
+
+
+def test_device_actions_the_device_refuses_show_why_and_change_nothing(
+    site: Site, admin: WsgiClient
+) -> None:
+    site.facade.device_refuses = "helper reboot failed (exit 1): no boot partition"
+    reply = admin.post("/maintenance/reboot")
+    assert reply.status == 503 and "no boot partition" in reply.text
+    reply = admin.post("/maintenance/ssh", {"enabled": "on", "minutes": "30"})
+    assert reply.status == 503 and "SSH not switched" in reply.text
+    assert not site.facade.ssh_state().enabled
+    reply = admin.post("/maintenance/factory-reset", {"password": PASSWORD, "confirm": "RESET"})
+    assert reply.status == 503 and "Factory reset not started" in reply.text
+    assert not any(name in ("reboot", "factory_reset") for name, _ in site.facade.calls)
+    failed = [r.event for r in reversed(site.facade.audit_records()) if r.outcome == "failed"]
+    assert failed == ["device.reboot", "ssh.switched", "device.factory_reset"]
