@@ -58,7 +58,15 @@ slot_writer = "helper"
 helper_dir = "/usr/libexec/evsite"
 helper_launcher = "privileged"
 allow_development = $allow_development
+
+[platform]
+backend = "device"
+helper_dir = "/usr/libexec/evsite"
+helper_launcher = "privileged"
 TOML
+  if [ -n "${RESET_BUTTON_PIN:-}" ]; then
+    printf 'button_pin = %s\n' "$RESET_BUTTON_PIN"
+  fi
   # Sizes are given, not read: the app's sandbox has no access to the block devices.
   for b in A B; do
     slot "$b" boot "$BOOT_MIB"

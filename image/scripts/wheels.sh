@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Collect the application's wheels for aarch64/CPython 3.11: the pinned runtime
-# requirements as binary wheels (no compiler in the image) and the evsite wheel from app/.
+# Collect the application's wheels for aarch64/CPython 3.11: the pinned runtime and
+# device requirements as binary wheels (no compiler in the image) and the evsite wheel from app/.
 . "$(dirname "$0")/common.sh"
 
 WHEELS="$BUILD/wheels"
@@ -15,7 +15,8 @@ HOST_PY="$REPO_DIR/.venv/bin/python"
 platforms=(--platform manylinux2014_aarch64)
 for minor in $(seq 17 36); do platforms+=(--platform "manylinux_2_${minor}_aarch64"); done
 pip_args=(--only-binary=:all: "${platforms[@]}" --python-version 3.11 --implementation cp
-          --abi cp311 --disable-pip-version-check -q -r "$REPO_DIR/requirements/runtime.txt")
+          --abi cp311 --disable-pip-version-check -q -r "$REPO_DIR/requirements/runtime.txt"
+          -r "$REPO_DIR/requirements/device.txt")
 
 # Offline first: a warm cache needs no network at all.
 if ! "$HOST_PY" -m pip download --no-index --find-links "$WHEEL_CACHE" -d "$WHEEL_CACHE" \

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from evsite.config import parse_settings
+from evsite.platform import parse_platform_settings
 from evsite.update.keyring import Keyring
 from evsite.update.settings import parse_update_settings
 from tests.image.conftest import REPO
@@ -105,6 +106,19 @@ def test_development_image_trusts_the_dev_key_and_allows_development_builds(
     assert (dev / "signing.key").exists(), "the development key is made on first use"
     pubs = [f.name for f in (etc / "keyring").iterdir()]
     assert pubs == [f"{_key_id(dev / 'signing.pub')}.pub"]
+
+
+@pytest.mark.parametrize(("board", "pin"), [("qemu-arm64", None), ("cm4", 26)])
+def test_the_device_backend_does_the_privileged_actions_with_the_boards_button(
+    tmp_path: Path, release_key: Path, board: str, pin: int | None
+) -> None:
+    done = _generate(tmp_path, BOARD=board, SIGNING_PUB=str(release_key / "signing.pub"))
+    assert done.returncode == 0, done.stderr
+    raw = tomllib.loads((tmp_path / "etc-evsite/config.toml").read_text())
+    platform = parse_platform_settings(raw)
+    assert platform.backend == "device" and platform.helper_launcher == "privileged"
+    assert str(platform.helper_dir) == "/usr/libexec/evsite"
+    assert platform.button_pin == pin and platform.button_hold_s == 10.0
 
 
 def test_a_private_key_is_refused_and_nothing_is_written(tmp_path: Path, release_key: Path) -> None:

@@ -230,8 +230,11 @@ def test_firewall_rules_parse_and_drop_by_default(rootfs: Path) -> None:
     assert re.search(r"hook forward priority filter; policy drop;", text)
     assert "tcp dport { 443, 8887 } accept" in text
     assert "tcp dport @dynamic_tcp accept" in text
-    for port in ("22", "502", "8886"):
+    for port in ("22", "8886"):
         assert not re.search(rf"dport[^\n]*\b{port}\b", text), f"port {port} open statically"
+    # 502 only from the BMS server's allowed sources, which the sets hold while it is on.
+    bms_rules = re.findall(r"^[^#\n]*dport 502\b[^\n]*$", text, re.M)
+    assert bms_rules and all(re.search(r"saddr @bms_v[46] ", r) for r in bms_rules), bms_rules
 
 
 def test_privileged_helpers_are_sockets_for_group_evsite_only(rootfs: Path) -> None:
@@ -275,6 +278,8 @@ def test_app_unit_is_unprivileged_and_hardened(rootfs: Path) -> None:
     ):
         assert line in unit
     assert (rootfs / "opt/evsite/venv/bin/evsite").exists()
+    # gpiozero's pin factory for the reset button, built for the device.
+    assert list((rootfs / "opt/evsite/venv/lib").glob("python3*/site-packages/_lgpio*aarch64*.so"))
 
 
 def test_exposure_score_of_the_app_unit(rootfs: Path) -> None:
