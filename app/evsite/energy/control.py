@@ -71,6 +71,8 @@ class ControlSnapshot:
     allocated: dict[str, PhaseAmps] = field(default_factory=dict)
     stale_nodes: list[str] = field(default_factory=list)
     site_limit_a: float | None = None
+    # Each external source's own limit ("bms", "ems"); the tightest is site_limit_a.
+    site_limits: dict[str, float] = field(default_factory=dict)
     rounds: int = 0
 
 
@@ -103,7 +105,7 @@ class ControlLoop:
         self._alarmed: set[str] = set()
         self._sent: dict[str, _Sent] = {}
         self._csms_limits: dict[str, float] = {}
-        self._external_limit: float | None = None
+        self._external: dict[str, float] = {}
         self._wake = asyncio.Event()
         self.snapshot = ControlSnapshot()
         self.round_done = asyncio.Event()
@@ -168,17 +170,39 @@ class ControlLoop:
         self._wake.set()
 
     def set_site_limit(self, amps: float | None, source: str) -> None:
-        """An external site limit (BMS or EMS setpoint); None returns to the configured one."""
-        if amps == self._external_limit:
+        """An external site limit from one source (BMS or EMS); None withdraws that source's.
+
+        `source` is "kind" or "kind:detail" ("bms:fallback", "ems:expired"). Each kind
+        holds its own limit and the tightest of them applies, so an EMS limit that
+        expires leaves a BMS limit in force, and the other way round.
+        """
+        kind = source.split(":", 1)[0]
+        if self._external.get(kind) == amps:
             return
-        self._external_limit = amps
+        if amps is None:
+            self._external.pop(kind, None)
+        else:
+            self._external[kind] = amps
+        effective = self.external_limit()
         root = self._base_tree.root
-        if amps is not None:
+        if effective is not None:
             l1, l2, l3 = root.limit
-            root = dataclasses.replace(root, limit=(min(l1, amps), min(l2, amps), min(l3, amps)))
+            root = dataclasses.replace(
+                root, limit=(min(l1, effective), min(l2, effective), min(l3, effective))
+            )
         self._tree = CircuitTree(root)
-        self._audit.record("energy.site_limit", actor=source, detail={"limit_a": amps})
+        self._audit.record(
+            "energy.site_limit", actor=source, detail={"limit_a": amps, "effective_a": effective}
+        )
         self._wake.set()
+
+    def site_limits(self) -> dict[str, float]:
+        """Each external source's limit in force now, by kind ("bms", "ems")."""
+        return dict(self._external)
+
+    def external_limit(self) -> float | None:
+        """The tightest external site limit in force, or None when no source sets one."""
+        return min(self._external.values(), default=None)
 
     # The loop ----------------------------------------------------------------------------
 
@@ -208,7 +232,8 @@ class ControlLoop:
             available=dict(result.available),
             allocated=dict(result.allocated),
             stale_nodes=sorted(self._stale),
-            site_limit_a=self._external_limit,
+            site_limit_a=self.external_limit(),
+            site_limits=dict(self._external),
             rounds=self.snapshot.rounds + 1,
         )
         return result

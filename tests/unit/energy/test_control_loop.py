@@ -160,7 +160,33 @@ async def test_an_external_site_limit_caps_the_site(rig: Any) -> None:
     await loop.step()
     leases = {c[1]: c[2] for c in sink.calls if c[0] == "lease"}
     assert leases == {"A": 10, "B": 10}
-    assert ("energy.site_limit", {"limit_a": 20}) in audit.events
+    assert ("energy.site_limit", {"limit_a": 20, "effective_a": 20}) in audit.events
+
+
+async def test_bms_and_ems_limits_each_fall_back_on_their_own_and_the_tightest_binds(
+    rig: Any,
+) -> None:
+    loop, sink, clock, _ = rig
+    for sid in ("A", "B"):
+        loop.station_connected(sid)
+        loop.session_started(sid, vip=False)
+
+    async def leases() -> dict[str, float]:
+        clock.advance(11)  # past the hold time: raising is allowed
+        loop.reading("site", (0.0, 0.0, 0.0))
+        await loop.step()
+        return {c[1]: c[2] for c in sink.calls if c[0] == "lease"}
+
+    loop.set_site_limit(40, "bms")
+    loop.set_site_limit(20, "ems")
+    assert loop.external_limit() == 20 and await leases() == {"A": 10, "B": 10}
+    # The EMS limit expires: the BMS's 40 A stays in force, not the configured 64 A.
+    loop.set_site_limit(None, "ems:expired")
+    assert loop.site_limits() == {"bms": 40} and loop.snapshot.site_limit_a == 20
+    assert await leases() == {"A": 20, "B": 20}
+    assert loop.snapshot.site_limit_a == 40
+    loop.set_site_limit(None, "bms:fallback")
+    assert loop.external_limit() is None
 
 
 async def test_a_refused_profile_is_sent_again_next_round(rig: Any) -> None:
