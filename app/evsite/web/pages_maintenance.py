@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from bottle import Bottle, HTTPResponse, request, response
@@ -71,16 +71,24 @@ def install(app: Bottle, ctx: WebContext) -> None:
         )
         return data
 
+    def device_action(event: str, action: Callable[[], None], not_done: str, started: str) -> str:
+        # Recorded first: an action that works may stop this process before anything after.
+        audit(ctx, event, "requested")
+        try:
+            action()
+        except FacadeError as exc:
+            audit(ctx, event, "failed", error=str(exc))
+            return overview(503, error=f"{not_done}: {exc}.")
+        return overview(message=started)
+
     @route(app, "POST", "/maintenance/reboot")
     def reboot() -> str:
-        # Recorded first: a reboot that works may stop this process before anything after.
-        audit(ctx, "device.reboot", "requested")
-        try:
-            ctx.facade.reboot()
-        except FacadeError as exc:
-            audit(ctx, "device.reboot", "failed", error=str(exc))
-            return overview(503, error=f"Not rebooted: {exc}.")
-        return overview(message="The device is rebooting; reload this page in a minute.")
+        return device_action(
+            "device.reboot",
+            ctx.facade.reboot,
+            "Not rebooted",
+            "The device is rebooting; reload this page in a minute.",
+        )
 
     @route(app, "POST", "/maintenance/update/reboot")
     def reboot_into_update() -> str:
@@ -120,13 +128,12 @@ def install(app: Bottle, ctx: WebContext) -> None:
         ):
             audit(ctx, "device.factory_reset", "failed", reason="not confirmed")
             return overview(400, error="Factory reset needs your password and the word RESET.")
-        audit(ctx, "device.factory_reset", "requested")
-        try:
-            ctx.facade.factory_reset()
-        except FacadeError as exc:
-            audit(ctx, "device.factory_reset", "failed", error=str(exc))
-            return overview(503, error=f"Factory reset not started: {exc}.")
-        return overview(message="Factory reset started: the device wipes its data and reboots.")
+        return device_action(
+            "device.factory_reset",
+            ctx.facade.factory_reset,
+            "Factory reset not started",
+            "Factory reset started: the device wipes its data and reboots.",
+        )
 
     @route(app, "POST", "/maintenance/certificate")
     def certificate() -> str | HTTPResponse:
