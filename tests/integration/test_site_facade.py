@@ -11,6 +11,7 @@ import itertools
 import json
 import random
 import tarfile
+import threading
 import tomllib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -25,9 +26,10 @@ from ocpp.v16 import ChargePoint
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from evsite.clock import FakeClock, SystemClock
+from evsite.clock import FakeClock, SystemClock, iso_utc
 from evsite.config import parse_settings
 from evsite.controller import Controller
+from evsite.facade.fresh import Fresh
 from evsite.facade.impl import SiteFacadeImpl
 from evsite.facade.live import SiteHistory
 from evsite.facade.toml_write import dumps
@@ -41,6 +43,7 @@ from evsite.sim.meter import SimMeterServer, SimulatedMeter
 from evsite.sim.site import follow_station_draw
 from evsite.sim.station import SimStation, StationBehaviour
 from evsite.store.badges import Badge as StoredBadge
+from evsite.store.db import Database
 from evsite.web.facade import Badge, BadgeGroup, FacadeError, SessionQuery, SitePoint
 from tests.integration.ocpp.conftest import Site, basic, client_tls
 
@@ -296,6 +299,118 @@ async def test_removing_a_connected_station_closes_its_connection_at_once(rig: R
     assert "GONE" not in {s.station_id for s in await off_loop(rig.facade.enrolled_stations)}
     with pytest.raises(FacadeError, match="no station GONE"):
         await off_loop(rig.facade.remove_station, "GONE")
+
+
+class ReadCounter:
+    """Calls a facade method and counts the store reads it made from its own thread.
+
+    The controller's own reads on the loop do not count: only the caller's thread's.
+    """
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.reads = 0
+        self._mine = threading.local()
+        monkeypatch.setattr(Database, "query", self._counting(Database.query))
+        monkeypatch.setattr(Database, "query_one", self._counting(Database.query_one))
+
+    def _counting(self, real: Callable[..., Any]) -> Callable[..., Any]:
+        def read(db: Database, sql: str, params: tuple[object, ...] = ()) -> Any:
+            if getattr(self._mine, "on", False):
+                self.reads += 1
+            return real(db, sql, params)
+
+        return read
+
+    def __call__(self, fn: Callable[[], T]) -> T:
+        self.reads, self._mine.on = 0, True
+        try:
+            return fn()
+        finally:
+            self._mine.on = False
+
+
+async def test_listing_many_stations_reads_the_store_a_fixed_number_of_times(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with rig.controller.db.transaction() as conn:
+        for n in range(50):
+            sid = f"BULK{n:02d}"
+            conn.execute(
+                "INSERT INTO stations(id, security_profile, created_at) VALUES (?, 2, ?)",
+                (sid, f"2026-01-{n % 28 + 1:02d}T08:00:00.000Z"),
+            )
+            for k in range(n % 3):  # none, one or two addresses; the one written last is newest
+                conn.execute(
+                    "INSERT INTO station_addresses(station_id, address, first_seen, last_seen)"
+                    " VALUES (?, ?, ?, ?)",
+                    (
+                        sid,
+                        f"192.0.2.{k + 1}",
+                        "2026-02-01T00:00:00.000Z",
+                        f"2026-02-0{k + 2}T00:00:00.000Z",
+                    ),
+                )
+    counter = ReadCounter(monkeypatch)
+    enrolled = await off_loop(counter, rig.facade.enrolled_stations)
+    listing_reads = counter.reads
+    snapshot = await off_loop(counter, rig.facade.site_snapshot)
+    # One statement each, however many stations there are (it was one more per station).
+    assert (listing_reads, counter.reads) == (1, 1)
+    store = rig.controller.stations
+    assert [s.station_id for s in enrolled] == [r.id for r in store.all()]
+    for station in enrolled:
+        assert [
+            (a.address, iso_utc(a.first_seen), iso_utc(a.last_seen)) for a in station.addresses
+        ] == [(a.address, a.first_seen, a.last_seen) for a in store.addresses(station.station_id)]
+    by_id = {s.station_id: s for s in snapshot.stations}
+    assert [by_id[f"BULK0{n}"].address for n in range(3)] == ["", "192.0.2.1", "192.0.2.2"]
+    assert not by_id["BULK02"].connected and by_id["S1"].connected
+
+
+async def test_web_requests_share_one_snapshot_until_a_station_changes(
+    rig: Rig, tmp_path: Path
+) -> None:
+    facade = SiteFacadeImpl(
+        rig.controller, rig.platform, tmp_path / "x.toml", snapshot_max_age_s=3600
+    )
+    await facade.start()
+    first = await off_loop(facade.site_snapshot)
+    assert await off_loop(facade.site_snapshot) is first
+    assert await off_loop(facade.add_station, "FRESH")
+    added = await off_loop(facade.site_snapshot)
+    assert "FRESH" in {s.station_id for s in added.stations}
+    await off_loop(facade.remove_station, "FRESH")
+    assert "FRESH" not in {s.station_id for s in (await off_loop(facade.site_snapshot)).stations}
+    await facade.stop()
+    with pytest.raises(FacadeError, match="not running"):
+        await off_loop(facade.site_snapshot)
+
+
+def test_a_fresh_value_is_shared_until_it_ages_and_a_clear_drops_a_build_under_way() -> None:
+    clock = FakeClock()
+    fresh: Fresh[int] = Fresh(clock, max_age_s=1.0)
+    builds = itertools.count(1)
+    assert fresh.get(lambda: next(builds)) == 1
+    clock.advance(1.0)
+    assert fresh.get(lambda: next(builds)) == 1
+    clock.advance(0.1)
+    assert fresh.get(lambda: next(builds)) == 2
+
+    def cleared_meanwhile() -> int:
+        fresh.clear()  # a station was removed while this value was being built
+        return next(builds)
+
+    clock.advance(2.0)
+    assert fresh.get(cleared_meanwhile) == 3
+    assert fresh.get(lambda: next(builds)) == 4
+
+    def failing() -> int:
+        raise FacadeError("the controller is not running")
+
+    fresh.clear()
+    with pytest.raises(FacadeError):
+        fresh.get(failing)
+    assert fresh.get(lambda: next(builds)) == 5
 
 
 # --- remote commands -------------------------------------------------------------------

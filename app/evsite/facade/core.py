@@ -8,12 +8,14 @@ from evsite.clock import Clock
 from evsite.controller import Controller
 from evsite.facade.bridge import LoopBridge
 from evsite.facade.config_editor import ConfigEditor
+from evsite.facade.fresh import Fresh
 from evsite.platform import Platform
 from evsite.store.audit import AuditLog
 from evsite.store.badges import BadgeRepository
 from evsite.store.db import Database
 from evsite.store.stations import StationRepository
 from evsite.store.transactions import TransactionRepository
+from evsite.web.facade import SiteSnapshot
 
 
 class FacadeCore:
@@ -31,8 +33,10 @@ class FacadeCore:
     _read_transactions: TransactionRepository
     _read_badges: BadgeRepository
     _read_audit: AuditLog
-    # Written on the loop only (event listener); read there too.
+    # Written on the loop only (event listener); copied there for the snapshot.
     _last_seen: dict[str, datetime]
+    # The site snapshot web requests share; cleared when a change must show at once.
+    _site_now: Fresh[SiteSnapshot]
 
 
 def parse_time(text: str | None) -> datetime | None:

@@ -11,6 +11,7 @@ from evsite.controller import Controller
 from evsite.facade.bridge import LoopBridge
 from evsite.facade.config_editor import ConfigEditor
 from evsite.facade.device import EmsPart, PlatformPart, SettingsPart
+from evsite.facade.fresh import Fresh
 from evsite.facade.live import SiteHistory, SiteViewPart
 from evsite.facade.records import AuditPart, BadgePart, SessionHistoryPart
 from evsite.facade.stations import RemoteCommandsPart, StationAdminPart
@@ -25,6 +26,8 @@ from evsite.update.service import UnavailableUpdates, UpdateJob, UpdateStatus
 from evsite.web.facade import UpdateActions
 
 HISTORY_INTERVAL_S = 10.0
+# How old a site snapshot shared by web requests may be; the dashboard polls every 5 s.
+SNAPSHOT_MAX_AGE_S = 0.5
 
 
 class UpdatePart:
@@ -89,6 +92,7 @@ class SiteFacadeImpl(
         command_timeout_s: float = 15.0,
         history_interval_s: float = HISTORY_INTERVAL_S,
         history_span_s: float = HISTORY_SPAN_S,
+        snapshot_max_age_s: float = SNAPSHOT_MAX_AGE_S,
         updates: UpdateActions | None = None,
     ) -> None:
         self._updates = updates or UnavailableUpdates(
@@ -109,6 +113,7 @@ class SiteFacadeImpl(
         )
         self._last_seen = {}
         self._history = SiteHistory(history_interval_s, history_span_s)
+        self._site_now = Fresh(self._clock, snapshot_max_age_s)
         self._ems = None
         self._ems_timer = None
         self._task: asyncio.Task[None] | None = None
@@ -127,6 +132,7 @@ class SiteFacadeImpl(
     async def stop(self) -> None:
         """Refuse further calls, stop sampling, drop an EMS limit's timer, close the reader."""
         self._bridge.unbind()
+        self._site_now.clear()
         self._cancel_ems()
         if self._task is not None:
             self._task.cancel()

@@ -1,4 +1,4 @@
-"""The live site for the dashboard: a consistent snapshot built on the loop, and history."""
+"""The live site: a snapshot taken cheaply on the loop and built off it, and its history."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from datetime import datetime
 
 from evsite.energy.control import ControlSnapshot
 from evsite.facade.core import FacadeCore, parse_time
+from evsite.facade.station_reads import stations_last_seen
+from evsite.modbus.meter import MeterSample
 from evsite.ocpp.state import StationView
 from evsite.web.facade import (
     ConnectorState,
@@ -81,33 +83,44 @@ def _phases(values: Sequence[float | None]) -> PhaseValues:
     return (a, b, c)
 
 
+@dataclass(frozen=True)
+class _Taken:
+    """The live state as the loop holds it: views it replaces whole and never changes in place."""
+
+    time: datetime
+    views: list[StationView]
+    control: ControlSnapshot | None
+    site_limit: PhaseValues
+    meter: MeterSample | None
+    last_seen: dict[str, datetime]
+
+
 class SiteViewPart(FacadeCore):
     """SiteView: the snapshot and the history."""
 
     _history: SiteHistory
 
     def site_snapshot(self) -> SiteSnapshot:
-        """The site now: enrolled stations (from the store) with their live state."""
-        live = self._bridge.run(self._live_site())
+        """The site now (shared for up to a second): enrolled stations with their live state."""
+        return self._site_now.get(self._build_snapshot)
+
+    def site_history(self, since: datetime) -> Sequence[SitePoint]:
+        """Samples newer than since, oldest first."""
+        return self._history.since(since)
+
+    def _build_snapshot(self) -> SiteSnapshot:
+        # The loop only hands over references; the thousand stations are built here.
+        live = _live_site(self._bridge.run(self._take()))
         stations = []
-        for record in self._read_stations.all():
-            state = live.stations.get(record.id)
+        for record in stations_last_seen(self._reader):
+            state = live.stations.get(record.station_id)
             if state is None:
-                seen = self._read_stations.addresses(record.id)
                 state = _LiveStation(
-                    False,
-                    (),
-                    None,
-                    "",
-                    None,
-                    (0.0, 0.0, 0.0),
-                    0.0,
-                    seen[0].address if seen else "",
-                    None,
+                    False, (), None, "", None, (0.0, 0.0, 0.0), 0.0, record.address, None
                 )
             stations.append(
                 StationSnapshot(
-                    station_id=record.id,
+                    station_id=record.station_id,
                     connected=state.connected,
                     connectors=state.connectors,
                     limit_a=state.limit_a,
@@ -120,62 +133,65 @@ class SiteViewPart(FacadeCore):
             )
         return SiteSnapshot(live.time, live.power_w, live.current_a, live.limit_a, tuple(stations))
 
-    def site_history(self, since: datetime) -> Sequence[SitePoint]:
-        """Samples newer than since, oldest first."""
-        return self._history.since(since)
-
     # --- on the loop
 
-    async def _live_site(self) -> _LiveSite:
-        return self._live_site_now()
+    async def _take(self) -> _Taken:
+        return self._take_now()
 
-    def _live_site_now(self) -> _LiveSite:
+    def _take_now(self) -> _Taken:
         c = self._controller
         control = c.load.loop
-        snapshot = control.snapshot if control is not None else None
-        stations: dict[str, _LiveStation] = {}
-        for view in c.live.stations():
-            stations[view.station_id] = self._live_station(view, snapshot)
-        sample = c.load.site_meter()
-        if sample is not None:
-            power, currents = sample.power_w, _phases(sample.currents_a)
-        else:
-            # No site meter: what the stations draw is the best we know of the site.
-            power = sum(s.power_w for s in stations.values())
-            currents = _phases([sum(s.current_a[p] for s in stations.values()) for p in range(3)])
-        limit = _phases(control.tree.root.limit) if control is not None else (0.0, 0.0, 0.0)
-        return _LiveSite(self._clock.now(), power or 0.0, currents, limit, stations)
-
-    def _live_station(self, view: StationView, control: ControlSnapshot | None) -> _LiveStation:
-        numbered = sorted(view.connectors.values(), key=lambda c: c.connector_id)
-        # Connector 0 is the station as a whole; show it only when it is all there is.
-        shown = [c for c in numbered if c.connector_id > 0] or numbered
-        energy = None
-        current: PhaseValues = (0.0, 0.0, 0.0)
-        power = 0.0
-        for connector in shown:
-            if connector.transaction_id is not None:
-                if connector.energy_wh is not None and connector.start_energy_wh is not None:
-                    energy = (energy or 0.0) + connector.energy_wh - connector.start_energy_wh
-                elif energy is None:
-                    energy = 0.0
-                current = _phases(connector.currents_a)
-                power += connector.power_w or 0.0
-        limit = control.limits.get(view.station_id) if control else None
-        return _LiveStation(
-            connected=view.connected,
-            connectors=tuple(
-                ConnectorState(c.connector_id, c.status, c.transaction_id) for c in shown
-            ),
-            limit_a=control.sent.get(view.station_id) if control else None,
-            binding=limit.binding if limit is not None else "",
-            energy_wh=energy,
-            current_a=current,
-            power_w=power,
-            address=view.address,
-            last_seen=self._clock.now() if view.connected else self._last_seen.get(view.station_id),
+        return _Taken(
+            time=self._clock.now(),
+            views=c.live.stations(),
+            control=control.snapshot if control is not None else None,
+            site_limit=_phases(control.tree.root.limit) if control is not None else (0.0, 0.0, 0.0),
+            meter=c.load.site_meter(),
+            last_seen=dict(self._last_seen),
         )
 
     def _sample(self) -> SitePoint:
-        site = self._live_site_now()
+        site = _live_site(self._take_now())
         return SitePoint(site.time, site.power_w, site.current_a)
+
+
+def _live_site(taken: _Taken) -> _LiveSite:
+    stations = {v.station_id: _live_station(v, taken) for v in taken.views}
+    sample = taken.meter
+    if sample is not None:
+        power, currents = sample.power_w, _phases(sample.currents_a)
+    else:
+        # No site meter: what the stations draw is the best we know of the site.
+        power = sum(s.power_w for s in stations.values())
+        currents = _phases([sum(s.current_a[p] for s in stations.values()) for p in range(3)])
+    return _LiveSite(taken.time, power or 0.0, currents, taken.site_limit, stations)
+
+
+def _live_station(view: StationView, taken: _Taken) -> _LiveStation:
+    numbered = sorted(view.connectors.values(), key=lambda c: c.connector_id)
+    # Connector 0 is the station as a whole; show it only when it is all there is.
+    shown = [c for c in numbered if c.connector_id > 0] or numbered
+    energy = None
+    current: PhaseValues = (0.0, 0.0, 0.0)
+    power = 0.0
+    for connector in shown:
+        if connector.transaction_id is not None:
+            if connector.energy_wh is not None and connector.start_energy_wh is not None:
+                energy = (energy or 0.0) + connector.energy_wh - connector.start_energy_wh
+            elif energy is None:
+                energy = 0.0
+            current = _phases(connector.currents_a)
+            power += connector.power_w or 0.0
+    control = taken.control
+    limit = control.limits.get(view.station_id) if control else None
+    return _LiveStation(
+        connected=view.connected,
+        connectors=tuple(ConnectorState(c.connector_id, c.status, c.transaction_id) for c in shown),
+        limit_a=control.sent.get(view.station_id) if control else None,
+        binding=limit.binding if limit is not None else "",
+        energy_wh=energy,
+        current_a=current,
+        power_w=power,
+        address=view.address,
+        last_seen=taken.time if view.connected else taken.last_seen.get(view.station_id),
+    )

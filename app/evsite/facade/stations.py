@@ -10,6 +10,7 @@ from typing import Any, cast
 from ocpp.v16 import call
 
 from evsite.facade.core import FacadeCore, parse_time
+from evsite.facade.station_reads import stations_with_addresses
 from evsite.ocpp.commands import NotConnected
 from evsite.ocpp.keys import KeyError_, check_key, generate_key
 from evsite.ocpp.server import station_id_from_path
@@ -39,14 +40,17 @@ class StationAdminPart(FacadeCore):
 
     def enrolled_stations(self) -> Sequence[EnrolledStation]:
         """Enrolled stations by id, each with the addresses it used (newest first)."""
-        out = []
-        for record in self._read_stations.all():
-            seen = tuple(
-                AddressSeen(a.address, _time(a.first_seen), _time(a.last_seen))
-                for a in self._read_stations.addresses(record.id)
+        return [
+            EnrolledStation(
+                s.station_id,
+                _time(s.created_at),
+                tuple(
+                    AddressSeen(a.address, _time(a.first_seen), _time(a.last_seen))
+                    for a in s.addresses
+                ),
             )
-            out.append(EnrolledStation(record.id, _time(record.created_at), seen))
-        return out
+            for s in stations_with_addresses(self._reader)
+        ]
 
     def pending_stations(self) -> Sequence[PendingStation]:
         """Enrollment requests, the most recent knock first."""
@@ -67,6 +71,7 @@ class StationAdminPart(FacadeCore):
         """Enroll with a new key; the key is returned once and stored only hashed."""
         key = generate_key()
         self._bridge.run(self._enroll(_valid_id(station_id), key, pending=False))
+        self._site_now.clear()
         return key
 
     def add_station_with_key(self, station_id: str, key: str) -> None:
@@ -76,11 +81,13 @@ class StationAdminPart(FacadeCore):
         except KeyError_ as exc:
             raise FacadeError(str(exc)) from None
         self._bridge.run(self._enroll(_valid_id(station_id), key, pending=False))
+        self._site_now.clear()
 
     def approve_station(self, station_id: str) -> str | None:
         """Enroll a pending station with a new key, returned once."""
         key = generate_key()
         self._bridge.run(self._enroll(station_id, key, pending=True))
+        self._site_now.clear()
         return key
 
     def reject_station(self, station_id: str) -> None:
@@ -91,6 +98,7 @@ class StationAdminPart(FacadeCore):
     def remove_station(self, station_id: str) -> None:
         """Unenroll and cut the station's connection at once."""
         self._bridge.run(self._remove(station_id), self._bridge.timeout_s + 5)
+        self._site_now.clear()
 
     async def _enroll(self, station_id: str, key: str, pending: bool) -> None:
         stations = self._controller.stations
