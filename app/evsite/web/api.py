@@ -11,6 +11,7 @@ from bottle import Bottle, HTTPResponse, request, response
 from evsite.web.context import WebContext
 from evsite.web.facade import FacadeError, SessionQuery
 from evsite.web.guard import json_error
+from evsite.web.live_body import EncodedOnce
 from evsite.web.openapi import openapi_document
 from evsite.web.routing import route
 from evsite.web.serialize import limit_json, session_json, site_json, station_json
@@ -86,11 +87,20 @@ def install(app: Bottle, ctx: WebContext) -> None:
         audit(ctx, "ems.site_limit.set", amps=amps, expiry_s=expiry)
         return _json(limit_json(limit))
 
+    encoded_stations = EncodedOnce()
+
     @route(app, "GET", "/api/v1/stations")
     def stations() -> str:
         only_params()
         snap = ctx.facade.site_snapshot()
-        return _json({"stations": [station_json(s) for s in snap.stations]})
+        response.content_type = "application/json"
+        return encoded_stations.body(
+            snap,
+            None,
+            lambda: json.dumps(
+                {"stations": [station_json(s) for s in snap.stations]}, separators=(",", ":")
+            ),
+        )
 
     @route(app, "GET", "/api/v1/stations/<station_id>")
     def station(station_id: str) -> str | HTTPResponse:

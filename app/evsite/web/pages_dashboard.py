@@ -8,6 +8,7 @@ from datetime import timedelta
 from bottle import Bottle, response
 
 from evsite.web.context import WebContext
+from evsite.web.live_body import EncodedOnce
 from evsite.web.routing import route
 from evsite.web.serialize import site_json
 from evsite.web.view import page, query
@@ -30,11 +31,17 @@ def install(app: Bottle, ctx: WebContext) -> None:
             scripts=["dashboard.js"],
         )
 
+    encoded = EncodedOnce()
+
     @route(app, "GET", "/ui/site/live.json")
     def live() -> str:
         response.content_type = "application/json"
-        body = site_json(ctx.facade.site_snapshot(), ctx.facade.site_limit(), with_stations=True)
-        return json.dumps(body, separators=(",", ":"))
+        snap, limit = ctx.facade.site_snapshot(), ctx.facade.site_limit()
+        return encoded.body(
+            snap,
+            limit,
+            lambda: json.dumps(site_json(snap, limit, with_stations=True), separators=(",", ":")),
+        )
 
     @route(app, "GET", "/ui/site/history.json")
     def history() -> str:
