@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from bottle import Bottle, HTTPError, HTTPResponse
 
 from evsite.web.context import WebContext
-from evsite.web.facade import CommandResult, FacadeError
+from evsite.web.facade import CommandResult, EnrolledStation, FacadeError
 from evsite.web.routing import route
 from evsite.web.validate import valid_id_tag, valid_int, valid_station_id, valid_station_key
-from evsite.web.view import audit, done, field, page
+from evsite.web.view import audit, done, field, page, query
 
+PAGE_SIZE = 50
 COMMANDS = ("start", "stop", "unlock", "reset-soft", "reset-hard", "available", "unavailable")
 
 
@@ -19,15 +21,27 @@ def install(app: Bottle, ctx: WebContext) -> None:
     """Add the station routes."""
 
     def overview(status: int = 200, **values: Any) -> str:
-        snap = {s.station_id: s for s in ctx.facade.site_snapshot().stations}
+        enrolled = ctx.facade.enrolled_stations()
+        pages = max(1, (len(enrolled) + PAGE_SIZE - 1) // PAGE_SIZE)
+        page_no = page_showing(enrolled, values.get("new_station")) or min(pages, wanted_page())
+        shown = enrolled[(page_no - 1) * PAGE_SIZE : page_no * PAGE_SIZE]
+        on_page = {s.station_id for s in shown}
+        live = {
+            s.station_id: s for s in ctx.facade.site_snapshot().stations if s.station_id in on_page
+        }
+        nav = {n: f"/stations?page={n}" for n in (page_no - 1, page_no + 1) if 1 <= n <= pages}
         return page(
             ctx,
             "stations.html",
             "Stations",
             status,
-            enrolled=ctx.facade.enrolled_stations(),
+            enrolled=shown,
+            total=len(enrolled),
+            page_no=page_no,
+            pages=pages,
+            nav=nav,
             pending=ctx.facade.pending_stations(),
-            live=snap,
+            live=live,
             **values,
         )
 
@@ -131,6 +145,20 @@ def install(app: Bottle, ctx: WebContext) -> None:
         if result.ok:
             return detail(station_id, message=text)
         return detail(station_id, 502, error=text)
+
+
+def wanted_page() -> int:
+    """The page the query string asks for; the first one when it asks for none or nonsense."""
+    text = query("page", 6)
+    return int(text) if text.isdigit() and int(text) >= 1 else 1
+
+
+def page_showing(enrolled: Sequence[EnrolledStation], station_id: object) -> int | None:
+    """The page that lists a station (a station just enrolled is shown where it landed)."""
+    for n, s in enumerate(enrolled):
+        if s.station_id == station_id:
+            return n // PAGE_SIZE + 1
+    return None
 
 
 def run_command(ctx: WebContext, station_id: str, name: str) -> CommandResult:

@@ -112,6 +112,21 @@ def test_session_paging_links_keep_filters(site: Site, admin: WsgiClient) -> Non
     assert "page=2" in page.text and "station=CP0001" in page.text
 
 
+def test_stations_are_listed_a_page_at_a_time_and_a_new_one_where_it_landed(
+    site: Site, admin: WsgiClient
+) -> None:
+    object.__setattr__(site.web.context, "facade", type(site.facade)(site.clock, stations=120))
+    first = admin.get("/stations").text
+    assert "120 station(s); page 1 of 3." in first and 'href="/stations?page=2"' in first
+    assert ">CP0050<" in first and ">CP0051<" not in first
+    last = admin.get("/stations?page=3").text
+    assert ">CP0101<" in last and ">CP0100<" not in last and "page=4" not in last
+    assert "page 3 of 3" in admin.get("/stations?page=99").text
+    assert "page 1 of 3" in admin.get("/stations?page=x").text
+    reply = admin.post("/stations/NEW-STATION-1/approve")
+    assert "page 3 of 3" in reply.text and ">NEW-STATION-1<" in reply.text
+
+
 def test_factory_reset_needs_the_admin_password(site: Site, admin: WsgiClient) -> None:
     reply = admin.post("/maintenance/factory-reset", {"password": "wrong", "confirm": "RESET"})
     assert reply.status == 400 and ("factory_reset", ()) not in site.facade.calls
