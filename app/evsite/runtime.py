@@ -21,6 +21,7 @@ from evsite.platform import (
     parse_platform_settings,
 )
 from evsite.runtime_files import SETTINGS_FILE
+from evsite.service_manager import notify, start_keep_alive, stop_keep_alive
 from evsite.store.db import Database, open_database
 from evsite.update.defaults import build_update_service_for
 from evsite.update.service import UnavailableUpdates, UpdateService
@@ -159,6 +160,7 @@ async def run_controller(
     )
     front: WebFront | None = None
     discovery: Discovery | None = None
+    keep_alive: asyncio.Task[None] | None = None
     try:
         front = await start_web(controller, platform, config_path or data_dir / SETTINGS_FILE)
         log.info("web UI: %s", front.url(settings.web.host))
@@ -174,8 +176,13 @@ async def run_controller(
             clock=clock,
         )
         await discovery.start()
+        # Ready only now: every port listens and the boot check runs.
+        notify("READY=1")
+        keep_alive = start_keep_alive()
         await stop.wait()
     finally:
+        notify("STOPPING=1")
+        await stop_keep_alive(keep_alive)
         if discovery is not None:
             await discovery.stop()
         if front is not None:

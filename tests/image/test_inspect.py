@@ -275,6 +275,9 @@ def test_app_unit_is_unprivileged_and_hardened(rootfs: Path) -> None:
         "--data-dir /data/evsite",
         # An app that keeps failing reboots the device, so the boot counters can roll back.
         "StartLimitAction=reboot",
+        # ...and one that hangs is failing too: its loop stops the watchdog messages.
+        "Type=notify",
+        "WatchdogSec=30s",
     ):
         assert line in unit
     assert (rootfs / "opt/evsite/venv/bin/evsite").exists()

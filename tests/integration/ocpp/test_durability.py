@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import random
-import re
-import signal
-import sys
 from pathlib import Path
 
 from ocpp.v16 import ChargePoint, call
@@ -18,33 +14,8 @@ from evsite.ocpp.keys import generate_key
 from evsite.store.db import open_database
 from evsite.store.stations import StationRepository
 from evsite.store.transactions import TransactionRepository
+from tests.integration.evsite_process import EvsiteProcess
 from tests.integration.ocpp.conftest import basic, client_tls, now
-
-PORT_LINE = re.compile(r"OCPP wss listening on [\d.]+:(\d+)")
-
-
-async def start_controller(data_dir: Path) -> tuple[asyncio.subprocess.Process, int]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "evsite",
-        "run",
-        "--data-dir",
-        str(data_dir),
-        "--bind",
-        "127.0.0.1",
-        "--ocpp-port",
-        "0",
-        stderr=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.DEVNULL,
-    )
-    assert process.stderr is not None
-    while True:
-        line = (await asyncio.wait_for(process.stderr.readline(), 30)).decode()
-        assert line, "controller exited before listening"
-        match = PORT_LINE.search(line)
-        if match:
-            return process, int(match.group(1))
 
 
 async def test_acknowledged_transactions_survive_kill_9(tmp_path: Path) -> None:
@@ -58,7 +29,8 @@ async def test_acknowledged_transactions_survive_kill_9(tmp_path: Path) -> None:
     rng = random.Random(42)
     meter = 0
     for _round in range(3):
-        process, port = await start_controller(tmp_path)
+        controller = await EvsiteProcess.start(tmp_path)
+        port = controller.port
         kill_after = rng.randint(3, 15)
         # The connection dies with the process: errors past the kill are expected.
         with contextlib.suppress(Exception):
@@ -82,7 +54,7 @@ async def test_acknowledged_transactions_survive_kill_9(tmp_path: Path) -> None:
                         # but everything answered before must be.
                         pending = asyncio.create_task(request)
                         await asyncio.sleep(rng.uniform(0, 0.01))
-                        os.kill(process.pid, signal.SIGKILL)
+                        controller.kill_now()
                         with contextlib.suppress(Exception):
                             answer = await asyncio.wait_for(pending, 5)
                             if answer is not None:
@@ -91,9 +63,7 @@ async def test_acknowledged_transactions_survive_kill_9(tmp_path: Path) -> None:
                     answer = await request
                     acknowledged.append((answer.transaction_id, meter))
                 reader.cancel()
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        await process.wait()
+        await controller.kill()
     assert len(acknowledged) >= 3
     db = open_database(tmp_path)
     transactions = TransactionRepository(db, SystemClock())

@@ -6,11 +6,7 @@ import asyncio
 import contextlib
 import itertools
 import json
-import os
 import random
-import re
-import signal
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,60 +22,12 @@ from evsite.store.stations import StationRepository
 from evsite.uplink.channel import MAX_UNRECORDED
 from evsite.uplink.credentials import CredentialStore
 from evsite.uplink.schema import UPLINK_MIGRATIONS
+from tests.integration.evsite_process import EvsiteProcess
 from tests.integration.ocpp.conftest import basic, client_tls, now
 from tests.integration.uplink.conftest import UPSTREAM_PASSWORD, Station
 from tests.integration.uplink.test_proxy import meter
 
-PORT_LINE = re.compile(r"OCPP wss listening on [\d.]+:(\d+)")
 STATION = "K-1"
-
-
-class Evsite:
-    """`python -m evsite.uplink run` as a child process."""
-
-    def __init__(self, process: asyncio.subprocess.Process, port: int) -> None:
-        self.process = process
-        self.port = port
-        assert process.stderr is not None
-        # Keep reading its log so that a full pipe never stalls it.
-        self._drain = asyncio.create_task(_discard(process.stderr))
-
-    @classmethod
-    async def start(cls, config: Path, data_dir: Path) -> Evsite:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "evsite",
-            "run",
-            "--config",
-            str(config),
-            "--data-dir",
-            str(data_dir),
-            "--bind",
-            "127.0.0.1",
-            "--ocpp-port",
-            "0",
-            stderr=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.DEVNULL,
-        )
-        assert process.stderr is not None
-        while True:
-            line = (await asyncio.wait_for(process.stderr.readline(), 30)).decode()
-            assert line, "evsite exited before listening"
-            match = PORT_LINE.search(line)
-            if match:
-                return cls(process, int(match.group(1)))
-
-    async def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.process.pid, signal.SIGKILL)
-        await self.process.wait()
-        self._drain.cancel()
-
-
-async def _discard(stream: asyncio.StreamReader) -> None:
-    while await stream.readline():
-        pass
 
 
 def prepare(tmp_path: Path, pki: SimPki, csms: SimCsms) -> tuple[Path, Path, str]:
@@ -110,7 +58,7 @@ url = "{csms.url()}"
 
 
 async def station_session(
-    evsite: Evsite,
+    evsite: EvsiteProcess,
     data_dir: Path,
     key: str,
     ids: Iterator[int],
@@ -173,7 +121,7 @@ async def test_kill_9_while_queued_and_while_replaying_loses_nothing(
     ids = itertools.count(1)
     acknowledged: list[str] = []
     for _ in range(2):
-        evsite = await Evsite.start(config, data_dir)
+        evsite = await EvsiteProcess.start(data_dir, config=config)
         await station_session(evsite, data_dir, key, ids, acknowledged, rng)
         await evsite.kill()
     assert len(acknowledged) >= 8
@@ -181,11 +129,11 @@ async def test_kill_9_while_queued_and_while_replaying_loses_nothing(
     # The CSMS comes back, slow, and evsite is killed again in the middle of the replay.
     csms.delay = 0.03
     await csms.start()
-    evsite = await Evsite.start(config, data_dir)
+    evsite = await EvsiteProcess.start(data_dir, config=config)
     await wait_until(lambda: len(csms.calls(STATION)) >= len(acknowledged) // 2, 30)
     await evsite.kill()
     csms.delay = 0
-    evsite = await Evsite.start(config, data_dir)
+    evsite = await EvsiteProcess.start(data_dir, config=config)
     try:
         got = csms.calls(STATION)
         await wait_until(
