@@ -5,8 +5,10 @@
 # mksquashfs pseudo files. Variants:
 #   app-fails   the app's unit runs /bin/false instead of the app: the new version never
 #               passes its health check, crash-loops, and the device must roll back.
+#   app-hangs   the app says READY=1 and then hangs (image/variants/app-hangs.conf): the
+#               unit's watchdog kills it again and again, and the device must roll back.
 . "$(dirname "$0")/common.sh"
-VARIANT="${VARIANT:?set VARIANT (app-fails)}"
+VARIANT="${VARIANT:?set VARIANT (app-fails, app-hangs)}"
 [ -d "$ROOTFS/etc" ] || { echo "no root tree in $ROOTFS: run make image BOARD=$BOARD first" >&2; exit 2; }
 [ -f "$PAYLOADS/boot.img" ] || { echo "no $PAYLOADS/boot.img: run make image BOARD=$BOARD first" >&2; exit 2; }
 
@@ -17,7 +19,12 @@ case "$VARIANT" in
     [ -d "$ROOTFS/$dropin" ] || pseudo+=(-p "$dropin d 755 0 0")
     pseudo+=(-p "$dropin/99-variant-app-fails.conf f 644 0 0 printf '[Service]\\nExecStart=\\nExecStart=/bin/false\\n'")
     ;;
-  *) echo "unknown VARIANT '$VARIANT' (have: app-fails)" >&2; exit 2 ;;
+  app-hangs)
+    dropin=etc/systemd/system/evsite.service.d
+    [ -d "$ROOTFS/$dropin" ] || pseudo+=(-p "$dropin d 755 0 0")
+    pseudo+=(-p "$dropin/99-variant-app-hangs.conf f 644 0 0 cat $IMAGE_DIR/variants/app-hangs.conf")
+    ;;
+  *) echo "unknown VARIANT '$VARIANT' (have: app-fails, app-hangs)" >&2; exit 2 ;;
 esac
 
 dest="$PAYLOADS/variants/$VARIANT"

@@ -13,10 +13,16 @@ each leaves the device in the state the next one starts from:
 5. tampered bundles refused with their reasons;
 6. a version whose app never starts (image/scripts/variant.sh VARIANT=app-fails): trial
    boot, crash loop, reboot, back to the committed slot by itself, rollback recorded;
+6b. a version whose app says it is ready and then hangs (VARIANT=app-hangs): the unit's
+   watchdog kills it until the start limit reboots, and the device rolls back the same way;
 7. power cut while the inactive slot is written: the running slot boots, the half
    written one is out of the boot order;
 8. power cut at the moment the trial boot passes its health check: a good slot boots;
-9. a torn boot environment write (the newer copy corrupt): U-Boot takes the older copy.
+9. a torn boot environment write (the newer copy corrupt): U-Boot takes the older copy;
+10. SSH switched on from the maintenance page answers on port 22, and off again does not;
+11. factory reset from the maintenance page: the device reboots into first-boot state
+    (setup page, new secret, reset counted on the firmware partition), the slot it ran
+    stays, and nothing of the old data is left on the partition.
 
 Every step polls the device (health endpoint, update status, boot messages on the
 serial port, the boot environment on the disk); each wait has a deadline.
@@ -44,7 +50,7 @@ from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
 
 from evsite.web.sessions import COOKIE_NAME
-from tests.image.conftest import BOARD, OUT, REPO, Image
+from tests.image.conftest import BOARD, OUT, REPO, Image, read_table
 from tests.image.qemu import (
     BOOT_DEADLINE_S,
     Vm,
@@ -71,6 +77,7 @@ STATION = "CP-QEMU-1"
 RUNNING = "0.1.0"  # the app version inside the image's payloads
 GOOD = "0.2.0"
 FAILING = "0.3.0"
+HANGING = "0.3.1"
 LATER = "0.4.0"
 INSTALL_DEADLINE_S = 900.0  # upload, verify and write ~150 MiB under TCG
 UPLOAD_WRITE_TIMEOUT_S = 120.0
@@ -209,24 +216,11 @@ class Device:
         return job
 
     def reboot_into_update(self) -> None:
-        """Press "Reboot into the new version" on the maintenance page.
-
-        Where the device refuses to reboot itself (no device platform backend in this
-        build), the power button and power-on stand in for it, and the test says so.
-        """
+        """Press "Reboot into the new version" on the maintenance page."""
         client = self.web()
         reply = client.post("/maintenance/update/reboot", {"csrf": self.csrf})
         self.client = None  # the session survives, but a new boot means new connections
-        if reply.status != 200:
-            # Known gap: the device has no platform backend that may reboot it (the
-            # update page answers 500 or refuses). Recorded and printed, not hidden.
-            why = re.search(r"Not rebooted: ([^<]*)", reply.text)
-            self.notes.append(
-                f"reboot into the update answered {reply.status}"
-                f" ({why[1] if why else 'no reason shown'}); the power button stood in"
-            )
-            self.machine.power_button()
-            self.power_on()
+        assert reply.status == 200, f"reboot into the update answered {reply.status}: {reply.text}"
 
     def wait_boot(self, count: int, slot: str, seconds: float = BOOT_DEADLINE_S) -> None:
         """Wait until U-Boot has chosen `count` slots in all, the last one `slot`."""
@@ -302,21 +296,34 @@ def payloads() -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def failing_payloads(payloads: Path) -> Path:
-    """The app-fails variant, made from the build tree when it is not there yet."""
-    path = payloads / "variants/app-fails"
-    if not (path / "rootfs.squashfs").exists():
+def _variant(payloads: Path, name: str) -> Path:
+    """A broken variant of the payloads, made from the build tree unless it is up to date."""
+    path = payloads / "variants" / name
+    squashfs = path / "rootfs.squashfs"
+    base = payloads / "rootfs.squashfs"
+    if not squashfs.exists() or squashfs.stat().st_mtime < base.stat().st_mtime:
         done = subprocess.run(
             ["image/scripts/variant.sh"],
             cwd=REPO,
-            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "BOARD": BOARD, "VARIANT": "app-fails"},
+            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "BOARD": BOARD, "VARIANT": name},
             capture_output=True,
             text=True,
         )
         if done.returncode != 0:
-            pytest.skip(f"cannot make the app-fails variant: {done.stderr.strip()[-300:]}")
+            pytest.skip(f"cannot make the {name} variant: {done.stderr.strip()[-300:]}")
     return path
+
+
+@pytest.fixture(scope="module")
+def failing_payloads(payloads: Path) -> Path:
+    """The app-fails variant: the app never starts."""
+    return _variant(payloads, "app-fails")
+
+
+@pytest.fixture(scope="module")
+def hanging_payloads(payloads: Path) -> Path:
+    """The app-hangs variant: the app says it is ready and then hangs."""
+    return _variant(payloads, "app-hangs")
 
 
 @pytest.fixture(scope="module")
@@ -499,6 +506,29 @@ def test_version_whose_app_never_starts_rolls_back_by_itself(
 
 
 @pytest.mark.timeout(2400)
+def test_version_whose_app_hangs_rolls_back_by_itself(
+    device: Device, hanging_payloads: Path, bundles: Path
+) -> None:
+    bundle = _bundle(bundles, hanging_payloads, HANGING, RUNNING)
+    job = device.install(bundle)
+    assert (job["phase"], job["slot"]) == ("installed", "A"), json.dumps(job)
+    started = time.monotonic()
+    before = len(device.all_boots())
+    device.reboot_into_update()
+    device.wait_boot(before + 1, "A")  # the trial
+    # Ready, then silent: the watchdog kills it, five times over, then the start limit
+    # reboots, and A has no tries left.
+    device.wait_boot(before + 2, "B", seconds=900)
+    wait_healthy(device.machine)
+    env = device.wait_committed("B")
+    device.numbers["hanging trial to back on B"] = time.monotonic() - started
+    assert env["BOOT_ORDER"] == "B" and env["BOOT_A_LEFT"] == "0", env
+    page = device.maintenance()
+    assert page["booted-slot"] == "B"
+    assert f"slot A, version {HANGING}" in page["last-rejection"], page
+
+
+@pytest.mark.timeout(2400)
 def test_power_cut_while_writing_a_slot_boots_the_running_slot(
     device: Device, payloads: Path, bundles: Path
 ) -> None:
@@ -609,3 +639,97 @@ def _corrupt_env_copy(device: Device, n: int) -> None:
         check=True,
         env={"MTOOLS_SKIP_CHECK": "1", "PATH": "/usr/bin:/bin"},
     )
+
+
+@pytest.mark.timeout(600)
+def test_ssh_switched_on_in_the_ui_answers_and_switched_off_does_not(device: Device) -> None:
+    client = device.web()
+    assert not ssh_banner(device.machine.ssh).startswith(b"SSH-")
+    reply = client.post("/maintenance/ssh", {"csrf": device.csrf, "enabled": "on", "minutes": "5"})
+    assert reply.status == 303, reply.text
+    # Host keys are made on the data partition first: under TCG that takes a moment.
+    wait_for(
+        device.machine,
+        lambda: ssh_banner(device.machine.ssh).startswith(b"SSH-"),
+        "an SSH banner on port 22",
+        120,
+    )
+    assert 'id="ssh-state">on<' in client.get("/maintenance").text
+    reply = client.post("/maintenance/ssh", {"csrf": device.csrf, "enabled": "off"})
+    assert reply.status == 303, reply.text
+    wait_for(
+        device.machine,
+        lambda: not ssh_banner(device.machine.ssh).startswith(b"SSH-"),
+        "port 22 closed again",
+        60,
+    )
+
+
+@pytest.mark.timeout(1200)
+def test_factory_reset_in_the_ui_wipes_the_data_and_brings_setup_back(device: Device) -> None:
+    slot = device.maintenance()["booted-slot"]
+    client = device.web()
+    wrong = client.post(
+        "/maintenance/factory-reset",
+        {"csrf": device.csrf, "password": "not-the-password", "confirm": "RESET"},
+    )
+    assert wrong.status == 400
+    before = len(device.all_boots())
+    started = time.monotonic()
+    reply = client.post(
+        "/maintenance/factory-reset",
+        {"csrf": device.csrf, "password": PASSWORD, "confirm": "RESET"},
+    )
+    assert reply.status == 200, reply.text
+    device.client = None
+    device.wait_boot(before + 1, slot)
+    wait_healthy(device.machine)
+    device.numbers["factory reset to healthy"] = time.monotonic() - started
+
+    device.machine.power_button()
+    parts, _ = read_table(device.disk)
+    counter = device.tmp / "factory-resets"
+    subprocess.run(
+        ["mcopy", "-o", "-n", "-i", f"{device.disk}@@{parts['firmware'].start}",
+         "::factory-resets", str(counter)],
+        check=True,
+        env={"MTOOLS_SKIP_CHECK": "1", "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    assert counter.read_text().strip() == "1"
+    assert boot_env(device.disk, device.tmp / "env")["BOOT_ORDER"].startswith(slot)
+    files = read_data_files(device.disk, [SECRET_PATH, WEB_CERT_PATH], device.tmp / "data-after")
+    assert len(files[SECRET_PATH].decode().strip()) >= 20
+    assert device.cafile is not None
+    assert files[WEB_CERT_PATH] != device.cafile.read_bytes(), "the UI kept its old certificate"
+    # Nothing of the old data can be found by reading the raw partition.
+    needles = [ADMIN.encode(), STATION.encode()]
+    leftovers = _find_on_partition(device.disk, parts["data"].start, parts["data"].size, needles)
+    assert leftovers == [], f"found on the wiped data partition: {leftovers}"
+
+    device.cafile.write_bytes(files[WEB_CERT_PATH])
+    vm = device.power_on()
+    wait_healthy(vm)
+    fresh = HttpsClient(vm.https, device.cafile)
+    assert fresh.get("/").location == "/setup"
+    # The old admin is gone with the data: no session for it, only the way to setup.
+    login = fresh.post("/login", {"username": ADMIN, "password": PASSWORD})
+    assert login.location == "/setup" and not fresh.cookie, (login.status, login.location)
+
+
+def _find_on_partition(disk: Path, start: int, size: int, needles: list[bytes]) -> list[bytes]:
+    """Which of the needles appear anywhere in the partition's raw bytes."""
+    found: set[bytes] = set()
+    overlap = max(len(n) for n in needles)
+    tail = b""
+    with open(disk, "rb") as f:
+        f.seek(start)
+        left = size
+        while left > 0:
+            chunk = f.read(min(left, 8 << 20))
+            if not chunk:
+                break
+            left -= len(chunk)
+            window = tail + chunk
+            found.update(n for n in needles if n in window)
+            tail = window[-overlap:]
+    return sorted(found)
