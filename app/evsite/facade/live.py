@@ -6,7 +6,7 @@ import asyncio
 import math
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -71,10 +71,10 @@ class SiteHistory:
         picked = [points[int(i * step)] for i in range(max_points - 1)]
         return [*picked, points[-1]]
 
-    async def run(self, sample: Callable[[], SitePoint]) -> None:
+    async def run(self, sample: Callable[[], Awaitable[SitePoint]]) -> None:
         """Sample until cancelled."""
         while True:
-            self.add(sample())
+            self.add(await sample())
             await asyncio.sleep(self.interval_s)
 
 
@@ -150,8 +150,9 @@ class SiteViewPart(FacadeCore):
             last_seen=dict(self._last_seen),
         )
 
-    def _sample(self) -> SitePoint:
-        site = _live_site(self._take_now())
+    async def _sample(self) -> SitePoint:
+        # Taken here, summed in a worker thread: a thousand stations would pause the loop.
+        site = await asyncio.to_thread(_live_site, self._take_now())
         return SitePoint(site.time, site.power_w, site.current_a)
 
 
