@@ -677,6 +677,22 @@ async def test_an_ems_limit_lowers_the_stations_and_falls_back_when_it_expires(
     assert events[:2] == ["ems:expired", "ems"]
 
 
+async def test_a_bms_limit_stays_in_force_when_a_looser_ems_limit_expires(rig: Rig) -> None:
+    f = rig.facade
+    control = rig.controller.load.loop
+    assert control is not None
+    control.set_site_limit(20.0, "bms")  # the BMS server's setpoint, as it arrives on the loop
+    limit = await off_loop(f.set_site_limit, 30.0, 1)
+    assert (limit.amps, limit.source) == (20.0, "bms")  # the tighter one binds
+    limit = await off_loop(f.set_site_limit, 10.0, 1)
+    assert (limit.amps, limit.source) == (10.0, "ems")
+    back = await until_off_loop(
+        lambda: (lim := f.site_limit()).source != "ems" and lim, "the EMS limit expired"
+    )
+    assert (back.amps, back.source) == (20.0, "bms")
+    assert control.external_limit() == 20.0
+
+
 async def test_a_stopped_facade_refuses_calls(rig: Rig, tmp_path: Path) -> None:
     other = SiteFacadeImpl(rig.controller, rig.platform, tmp_path / "x.toml")
     with pytest.raises(FacadeError, match="not running"):

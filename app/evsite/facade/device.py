@@ -95,7 +95,9 @@ class EmsPart(FacadeCore):
             raise FacadeError("the site limit must be a number of amps >= 0")
         if expiry_s < 1:
             raise FacadeError("the expiry must be at least one second")
-        return self._bridge.run(self._set_ems(float(amps), expiry_s))
+        limit = self._bridge.run(self._set_ems(float(amps), expiry_s))
+        self._site_now.clear()  # the dashboard shows the new limit at once
+        return limit
 
     def site_limit(self) -> SiteLimit:
         """The limit in force and where it comes from."""
@@ -134,12 +136,16 @@ class EmsPart(FacadeCore):
         if control is None or tree is None:
             return SiteLimit(0.0, "configured", None)
         configured = min(tree.root.limit)
+        # The tightest of the EMS's and the BMS's limits binds (each falls back on its own).
+        candidates: list[tuple[float, str, datetime | None]] = []
         if self._ems is not None:
-            amps, expires = self._ems
-            return SiteLimit(min(configured, amps), "ems", expires)
-        external = control.snapshot.site_limit_a
-        if external is not None:
-            return SiteLimit(min(configured, external), "bms", None)
+            candidates.append((self._ems[0], "ems", self._ems[1]))
+        bms = control.site_limits().get("bms")
+        if bms is not None:
+            candidates.append((bms, "bms", None))
+        if candidates:
+            tightest = min(candidates, key=lambda c: c[0])
+            return SiteLimit(min(configured, tightest[0]), tightest[1], tightest[2])
         root = control.tree.root
         if root.id in control.snapshot.stale_nodes and root.fallback is not None:
             return SiteLimit(min(root.fallback), "fallback", None)
