@@ -4,9 +4,13 @@ the web load costs the stations' round trips.
 
 The site runs in its own process (tests.bench.web_site_server), the web clients in
 another (tests.bench.web_load), the stations here. OCPP round trips are measured for
-BENCH_WEB_SECONDS without web load, then as long again with it. The same web load
-against the fake facade gives the web layer's own figures beside them; the bare
-bottle/cheroot baseline is `python -m tests.bench web`.
+BENCH_WEB_SECONDS without web load, then as long again with each of two web loads:
+BENCH_WEB_CLIENTS clients sending back to back, which takes every spare cycle of the
+machine, then a fixed BENCH_WEB_RATE requests a second sent on schedule, which shows
+what a realistic number of open browsers costs the stations rather than what a
+saturated machine does. The back-to-back load against the fake facade gives the web
+layer's own figures beside them; the bare bottle/cheroot baseline is
+`python -m tests.bench web`.
 """
 
 from __future__ import annotations
@@ -37,6 +41,10 @@ STATIONS = int(os.environ.get("BENCH_WEB_STATIONS", "1000"))
 SESSIONS = int(os.environ.get("BENCH_WEB_SESSIONS", "100000"))
 SECONDS = float(os.environ.get("BENCH_WEB_SECONDS", "30"))
 CLIENTS = int(os.environ.get("BENCH_WEB_CLIENTS", "4"))
+# 20 requests/s: what about a hundred dashboards left open send (each polls every 5 s),
+# or forty polling every 2 s.
+RATE = float(os.environ.get("BENCH_WEB_RATE", "20"))
+RATE_CONNECTIONS = 4  # a few keep-alive connections, as browsers and an EMS keep them
 FAKE_SECONDS = min(10.0, SECONDS)
 START_TIMEOUT_S = 120.0  # seeding, certificates, argon2 for the viewer on a busy machine
 
@@ -93,8 +101,8 @@ def stop(process: subprocess.Popen[str]) -> None:
         process.wait()
 
 
-async def start_web_load(site: Site, seconds: float) -> subprocess.Popen[str]:
-    """Start the web clients; return once they are connected and running."""
+async def start_web_load(site: Site, seconds: float, rate: float = 0) -> subprocess.Popen[str]:
+    """Start the web clients (back to back, or `rate` a second on schedule); wait for them."""
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.bench.web_load"],
         stdin=subprocess.PIPE,
@@ -108,7 +116,8 @@ async def start_web_load(site: Site, seconds: float) -> subprocess.Popen[str]:
         "cookie": site.cookie,
         "token": site.token,
         "seconds": seconds,
-        "clients": CLIENTS,
+        "clients": RATE_CONNECTIONS if rate > 0 else CLIENTS,
+        "rate": rate,
     }
     process.stdin.write(json.dumps(config) + "\n")
     process.stdin.close()
@@ -149,16 +158,28 @@ def percentile(values: list[float], q: float) -> float:
 
 @dataclass
 class RealRun:
-    """What the real site gave: OCPP round trips without and with web load, web timings."""
+    """What the real site gave: OCPP round trips without and with each web load, web timings."""
 
     quiet_rtts: list[float]
     busy_rtts: list[float]
     web: dict[str, Any]
+    paced_rtts: list[float]
+    paced_web: dict[str, Any]
     connect_s: float
 
 
+async def steady_beside(stations: list[Station], site: Site, rate: float = 0) -> dict[str, Any]:
+    """The stations' steady load with a web load running beside it; the web timings."""
+    load = await start_web_load(site, SECONDS, rate)
+    try:
+        await steady_load(stations, SECONDS)
+    finally:
+        web = await web_results(load, SECONDS)
+    return web
+
+
 async def measure_real(data_dir: Path) -> RealRun:
-    """Stations on, steady load alone, then steady load beside the web load."""
+    """Stations on, steady load alone, then beside each web load in turn."""
     site = await start_site("real", data_dir)
     try:
         started = time.perf_counter()
@@ -172,15 +193,13 @@ async def measure_real(data_dir: Path) -> RealRun:
         try:
             await steady_load(stations, SECONDS)
             quiet = take_rtts(stations)
-            load = await start_web_load(site, SECONDS)
-            try:
-                await steady_load(stations, SECONDS)
-            finally:
-                web = await web_results(load, SECONDS)
+            web = await steady_beside(stations, site)
             busy = take_rtts(stations)
+            paced_web = await steady_beside(stations, site, RATE)
+            paced = take_rtts(stations)
         finally:
             await close_all(stations)
-        return RealRun(quiet, busy, web, connect_s)
+        return RealRun(quiet, busy, web, paced, paced_web, connect_s)
     finally:
         await asyncio.to_thread(stop, site.process)
 
@@ -223,11 +242,35 @@ def report(real: RealRun, fake: dict[str, Any]) -> None:
     )
     print(f"{'OCPP round trip':<30} {'p50 ms':>8} {'p99 ms':>8} {'msgs':>6}")
     print(f"{'without web load':<30} {_cells(quiet)}")
-    print(f"{'with web load':<30} {_cells(busy)}")
-    if quiet and busy:
-        p50 = statistics.median(busy) / statistics.median(quiet)
-        p99 = percentile(busy, 0.99) / percentile(quiet, 0.99)
+    print(f"{'with back-to-back web load':<30} {_cells(busy)}")
+    _ratio(quiet, busy)
+
+
+def _ratio(quiet: list[float], loaded: list[float]) -> None:
+    if quiet and loaded:
+        p50 = statistics.median(loaded) / statistics.median(quiet)
+        p99 = percentile(loaded, 0.99) / percentile(quiet, 0.99)
         print(f"{'slowdown (with / without)':<30} {p50:>7.2f}x {p99:>7.2f}x")
+
+
+def report_paced(real: RealRun) -> None:
+    """Print the fixed-rate web table and the OCPP round trips beside that load."""
+    web = real.paced_web
+    print(
+        f"\nweb at a fixed rate: {RATE:g} requests/s in all, sent on schedule over "
+        f"{RATE_CONNECTIONS} keep-alive TLS connections, endpoints in turn; real site "
+        f"{SECONDS:.0f} s under OCPP load\ntimes from each request's due time, so waiting "
+        f"for a free connection counts; {web['sent']} of {web['due']} due requests sent"
+    )
+    print(f"{'endpoint':<30} {'real p50':>8} {'p99 ms':>8} {'reqs':>6}")
+    for name, _, _ in ENDPOINTS:
+        print(f"{name:<30} {_cells(web['times'][name])}")
+    if web["errors"]:
+        print(f"real: {web['errors']} failed requests, e.g. {web['error_samples']}")
+    print(f"\n{'OCPP round trip':<30} {'p50 ms':>8} {'p99 ms':>8} {'msgs':>6}")
+    print(f"{'without web load (as above)':<30} {_cells(real.quiet_rtts)}")
+    print(f"{f'with {RATE:g} req/s web load':<30} {_cells(real.paced_rtts)}")
+    _ratio(real.quiet_rtts, real.paced_rtts)
 
 
 def main() -> None:
@@ -244,6 +287,7 @@ def main() -> None:
         real = asyncio.run(measure_real(real_dir))
         fake = asyncio.run(measure_fake(fake_dir))
         report(real, fake)
+        report_paced(real)
     finally:
         shutil.rmtree(real_dir, ignore_errors=True)
         shutil.rmtree(fake_dir, ignore_errors=True)
