@@ -483,49 +483,41 @@ def test_tampered_bundles_are_refused_with_their_reason(
     assert wait_healthy(device.machine)
 
 
-@pytest.mark.timeout(2400)
-def test_version_whose_app_never_starts_rolls_back_by_itself(
-    device: Device, failing_payloads: Path, bundles: Path
-) -> None:
-    bundle = _bundle(bundles, failing_payloads, FAILING, RUNNING)
+def _trial_rolls_back_to_b(device: Device, bundle: Path, version: str, label: str) -> None:
+    """Install a broken version into A, reboot into it, and see the device return to B."""
     job = device.install(bundle)
     assert (job["phase"], job["slot"]) == ("installed", "A"), json.dumps(job)
     started = time.monotonic()
     before = len(device.all_boots())
     device.reboot_into_update()
     device.wait_boot(before + 1, "A")  # the trial
-    # Five failed starts, the unit's FailureAction reboots, and A has no tries left.
+    # The unit fails five times (it exits, or the watchdog kills it), the start limit
+    # reboots, and A has no tries left.
     device.wait_boot(before + 2, "B", seconds=900)
     wait_healthy(device.machine)
     env = device.wait_committed("B")
-    device.numbers["failing trial to back on B"] = time.monotonic() - started
+    device.numbers[f"{label} trial to back on B"] = time.monotonic() - started
     assert env["BOOT_ORDER"] == "B" and env["BOOT_A_LEFT"] == "0", env
     page = device.maintenance()
     assert page["booted-slot"] == "B"
-    assert f"slot A, version {FAILING}" in page["last-rejection"], page
+    assert f"slot A, version {version}" in page["last-rejection"], page
+
+
+@pytest.mark.timeout(2400)
+def test_version_whose_app_never_starts_rolls_back_by_itself(
+    device: Device, failing_payloads: Path, bundles: Path
+) -> None:
+    bundle = _bundle(bundles, failing_payloads, FAILING, RUNNING)
+    _trial_rolls_back_to_b(device, bundle, FAILING, "failing")
 
 
 @pytest.mark.timeout(2400)
 def test_version_whose_app_hangs_rolls_back_by_itself(
     device: Device, hanging_payloads: Path, bundles: Path
 ) -> None:
+    # Ready, then silent: the watchdog kills it until the start limit reboots.
     bundle = _bundle(bundles, hanging_payloads, HANGING, RUNNING)
-    job = device.install(bundle)
-    assert (job["phase"], job["slot"]) == ("installed", "A"), json.dumps(job)
-    started = time.monotonic()
-    before = len(device.all_boots())
-    device.reboot_into_update()
-    device.wait_boot(before + 1, "A")  # the trial
-    # Ready, then silent: the watchdog kills it, five times over, then the start limit
-    # reboots, and A has no tries left.
-    device.wait_boot(before + 2, "B", seconds=900)
-    wait_healthy(device.machine)
-    env = device.wait_committed("B")
-    device.numbers["hanging trial to back on B"] = time.monotonic() - started
-    assert env["BOOT_ORDER"] == "B" and env["BOOT_A_LEFT"] == "0", env
-    page = device.maintenance()
-    assert page["booted-slot"] == "B"
-    assert f"slot A, version {HANGING}" in page["last-rejection"], page
+    _trial_rolls_back_to_b(device, bundle, HANGING, "hanging")
 
 
 @pytest.mark.timeout(2400)
