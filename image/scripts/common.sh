@@ -86,3 +86,10 @@ binfmt_setup() {
   fi
   arch-test arm64 >/dev/null || { echo "arm64 binaries do not run here (binfmt_misc/qemu-user)" >&2; exit 1; }
 }
+
+# Reproducible file times: every file of the tree gets SOURCE_DATE_EPOCH, whenever the
+# build (or a reused bootstrap) made it. mkinitramfs copies file times from the tree as
+# they are, and mksquashfs only clamps the newer ones.
+clamp_mtimes() {
+  find "$1" -xdev -print0 | xargs -0r touch --no-dereference --date="@$SOURCE_DATE_EPOCH"
+}

@@ -151,6 +151,7 @@ in_target dpkg-divert --quiet --local --rename --remove /usr/sbin/update-initram
 sed -i 's/^MODULES=.*/MODULES=list/; s/^COMPRESS=.*/COMPRESS=zstd/' \
   "$t/etc/initramfs-tools/initramfs.conf"
 printf '%s\n' $INITRAMFS_MODULES > "$t/etc/initramfs-tools/modules"
+clamp_mtimes "$t"
 in_target update-initramfs -c -k "$kver" 2>&1 | grep -v '^W: Possible missing firmware' >&2 || true
 [ -s "$t/boot/initrd.img-$kver" ] || { echo "no initramfs built" >&2; exit 1; }
 

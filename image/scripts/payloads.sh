@@ -46,7 +46,9 @@ fat_image "$boot_mib" EVBOOT boot "$stage/boot" "$PAYLOADS/boot.img"
 log "root slot: squashfs"
 rm -f "$PAYLOADS/rootfs.squashfs"
 # The kernel and initramfs live in the boot slot; the root only needs the modules.
-# mksquashfs takes SOURCE_DATE_EPOCH from the environment for every timestamp.
+# mksquashfs takes SOURCE_DATE_EPOCH for the filesystem's time and clamps newer file
+# times to it; older ones (a reused bootstrap) are set in the tree first.
+clamp_mtimes "$ROOTFS"
 mksquashfs "$ROOTFS" "$PAYLOADS/rootfs.squashfs" -noappend -quiet -no-progress \
   -comp zstd -Xcompression-level 15 -b 256K -processors "$(nproc)" \
   -reproducible \
