@@ -15,7 +15,8 @@ IMAGE_PY ?= .venv/bin/python
 
 .PHONY: image image-inspect image-qemu-test image-variant image-update-test image-clean
 
-image:  ## build the OS image and its signed bundle: out/evsite-<version>-$(BOARD).{img.xz,img.bmap,bundle}
+# The build's own Python steps (wheels, the evsite wheel, signing) use the pinned .venv.
+image: $(STAMP)  ## build the OS image and its signed bundle: out/evsite-<version>-$(BOARD).{img.xz,img.bmap,bundle}
 	BOARD=$(BOARD) OUT=$(OUT) CONSOLE=$(CONSOLE) SIGNING_PUB=$(SIGNING_PUB) image/build.sh
 	@# A release image trusts only the release key, which stays offline unless SIGNING_KEY
 	@# names it: then the bundle is signed with it; a development image's bundle is signed
@@ -28,16 +29,16 @@ image:  ## build the OS image and its signed bundle: out/evsite-<version>-$(BOAR
 	  echo "release image: sign its bundle with the offline key: make bundle BOARD=$(BOARD) SIGNING_KEY=<signing.key>"; \
 	fi
 
-image-inspect:  ## inspect the built image (partitions, files, units, firewall, accounts)
+image-inspect: $(STAMP)  ## inspect the built image (partitions, files, units, firewall, accounts)
 	EVSITE_IMAGE_BOARD=$(BOARD) EVSITE_IMAGE_OUT=$(OUT) $(IMAGE_PY) -m pytest -q -m image tests/image -k "not qemu"
 
-image-qemu-test:  ## boot the qemu-arm64 image under QEMU: health endpoint reached, SSH closed
+image-qemu-test: $(STAMP)  ## boot the qemu-arm64 image under QEMU: health endpoint reached, SSH closed
 	EVSITE_IMAGE_BOARD=qemu-arm64 EVSITE_IMAGE_OUT=$(OUT) $(IMAGE_PY) -m pytest -q -m image tests/image/test_qemu_boot.py
 
 image-variant:  ## a broken root payload for the rollback test: out/$(BOARD)/variants/$(VARIANT)/
 	BOARD=$(BOARD) OUT=$(OUT) VARIANT=$(VARIANT) image/scripts/variant.sh
 
-image-update-test:  ## the update cycle under QEMU: web upload, trial boot, commit, rollbacks, power cuts
+image-update-test: $(STAMP)  ## the update cycle under QEMU: web upload, trial boot, commit, rollbacks, power cuts
 	EVSITE_IMAGE_BOARD=qemu-arm64 EVSITE_IMAGE_OUT=$(OUT) $(IMAGE_PY) -m pytest -q -m image tests/image/test_qemu_update.py
 
 image-clean:  ## remove image build trees (keeps the download cache)
