@@ -106,8 +106,9 @@ in_target /opt/evsite/venv/bin/python "/usr/share/python-wheels/$(basename "$pip
   $(cd "$BUILD/wheels" && ls *.whl | sed 's|^|/tmp/wheels/|')
 rm -rf "$t/tmp/wheels"
 # The root is read-only, so byte code is compiled now; unchecked-hash because the sources
-# can never change under it.
-in_target /opt/evsite/venv/bin/python -m compileall -q -j 0 \
+# can never change under it. -f: interpreter start-up (a .pth hook) already wrote some
+# byte code stamped with the source's build-time mtime; it is written again, reproducibly.
+in_target /opt/evsite/venv/bin/python -m compileall -q -f -j 0 \
   --invalidation-mode unchecked-hash /opt/evsite/venv/lib >/dev/null
 in_target /opt/evsite/venv/bin/python -c 'import evsite, cryptography, zeroconf, websockets; print("venv ok: evsite", evsite.__version__)'
 

@@ -22,6 +22,7 @@ class HttpsClient:
     port: int
     cafile: Path
     cookie: str = ""
+    timeout_s: float = 10.0
 
     @property
     def origin(self) -> str:
@@ -37,7 +38,7 @@ class HttpsClient:
     ) -> Reply:
         """One request on a fresh connection."""
         conn = http.client.HTTPSConnection(
-            "127.0.0.1", self.port, context=self.context(), timeout=10
+            "127.0.0.1", self.port, context=self.context(), timeout=self.timeout_s
         )
         all_headers = dict(headers or {})
         if self.cookie:
