@@ -183,10 +183,9 @@ class DevicePlatform:
             self._ssh = SshSwitch(True, off_at)
             if not running:
                 self._set_ssh_locked(SshSwitch(False))
-            elif self._clock.now() >= off_at:
-                self._arm_timer_locked(0.0)
             else:
-                self._set_ssh_locked(self._ssh)
+                # Still on: switch off when its time comes (at once if it already has).
+                self._arm_timer_locked((off_at - self._clock.now()).total_seconds())
             return self._ssh
 
     # --- firewall
